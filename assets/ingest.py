@@ -1,0 +1,37 @@
+"""Ingest: land the CRM's raw tables in the warehouse schema `raw`, typed by the canonical contract."""
+
+
+from collections.abc import Iterator
+
+from dagster import AssetExecutionContext, AssetKey, AssetSpec, MaterializeResult, MetadataValue, multi_asset
+
+from assets.resources import CrmSource, Warehouse
+from territory.contract import RAW_TABLES
+from territory.raw_loader import find_source_files, load_raw_tables
+
+RAW_ASSET_SPECS = [
+    AssetSpec(
+        AssetKey(["raw", table.name]),
+        description=f"CRM {table.name} as the source delivered them, typed by the canonical contract.",
+        group_name="ingest",
+        kinds={"duckdb"},
+        metadata={"key": table.key, "columns": ", ".join(table.columns)},
+    )
+    for table in RAW_TABLES
+]
+
+
+@multi_asset(specs=RAW_ASSET_SPECS, name="raw_crm_tables")
+def raw_crm_tables(
+    context: AssetExecutionContext, crm_source: CrmSource, warehouse: Warehouse
+) -> Iterator[MaterializeResult]:
+    """Land every raw CRM table from the configured source, all or nothing."""
+    context.log.info(f"Landing {crm_source.describe()}")
+    files = find_source_files(crm_source.land(warehouse.paths))
+    with warehouse.connect() as conn:
+        loaded = load_raw_tables(conn, files)
+    for table in loaded:
+        yield MaterializeResult(
+            asset_key=AssetKey(["raw", table.name]),
+            metadata={"dagster/row_count": table.rows, "source_file": MetadataValue.path(str(table.path))},
+        )

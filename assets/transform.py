@@ -1,0 +1,49 @@
+"""Transform: the dbt project (staging -> intermediate -> marts) as Dagster assets."""
+
+
+import json
+import shutil
+import sys
+from collections.abc import Iterator, Mapping
+from pathlib import Path
+from typing import Any
+
+from dagster import AssetExecutionContext
+from dagster_dbt import DagsterDbtTranslator, DbtCliResource, DbtProject, dbt_assets
+
+from assets.resources import RunSettings
+
+DBT_PROJECT_DIR = Path(__file__).resolve().parents[1] / "dbt_project"
+dbt_project = DbtProject(project_dir=DBT_PROJECT_DIR, profiles_dir=DBT_PROJECT_DIR)
+# The dbt installed beside this Python, so that an un-activated virtual environment works too.
+DBT_EXECUTABLE = shutil.which("dbt") or str(Path(sys.executable).with_name("dbt"))
+
+
+def _manifest_is_stale(project: DbtProject) -> bool:
+    """True when manifest.json is missing or older than any file of the dbt project."""
+    if not project.manifest_path.exists():
+        return True
+    built = project.manifest_path.stat().st_mtime
+    folders = ("models", "macros", "seeds", "tests")
+    sources = [DBT_PROJECT_DIR / "dbt_project.yml", *(p for f in folders for p in (DBT_PROJECT_DIR / f).rglob("*"))]
+    return any(path.stat().st_mtime > built for path in sources if path.is_file())
+
+
+if _manifest_is_stale(dbt_project):  # parse once after a checkout or an edit, not on every load
+    DbtCliResource(project_dir=dbt_project, dbt_executable=DBT_EXECUTABLE).cli(
+        ["parse", "--quiet"], target_path=dbt_project.target_path
+    ).wait()
+
+
+class TerritoryDbtTranslator(DagsterDbtTranslator):
+    """Every dbt model and test belongs to the `transform` group."""
+
+    def get_group_name(self, dbt_resource_props: Mapping[str, Any]) -> str | None:
+        return "transform"
+
+
+@dbt_assets(manifest=dbt_project.manifest_path, project=dbt_project, dagster_dbt_translator=TerritoryDbtTranslator())
+def territory_dbt_models(context: AssetExecutionContext, dbt: DbtCliResource, run_settings: RunSettings) -> Iterator:
+    """Account segments, potential, workload and rep attributes, built and tested by dbt."""
+    dbt_vars = {"snapshot_date": run_settings.snapshot().isoformat()}
+    yield from dbt.cli(["build", "--vars", json.dumps(dbt_vars)], context=context).stream()

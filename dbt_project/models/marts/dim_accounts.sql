@@ -1,0 +1,21 @@
+select
+    account_id,
+    account_name,
+    domain,
+    industry,
+    segment,
+    employees,
+    annual_revenue,
+    country,
+    state,
+    city,
+    postal_code,
+    latitude,
+    longitude,
+    lifecycle_stage,
+    owner_rep_id,
+    parent_account_id,
+    potential,
+    workload_hours,
+    created_at
+from {{ ref('int_accounts__firmographics') }}

@@ -1,0 +1,192 @@
+"""The `territory` command: runs the same Dagster definitions as `dagster dev` and the schedule, in process."""
+
+from __future__ import annotations
+
+import contextlib
+import datetime as dt
+import os
+import sys
+import time
+from pathlib import Path
+
+import click
+
+from territory.paths import TerritoryHome
+
+EXAMPLE_QUERY = (
+    "select rep_id, segment, accounts, round(workload_hours) as workload_hours, "
+    "round(utilization, 2) as utilization from territory_summary order by utilization desc limit 5"
+)
+
+
+class _Failure(click.ClickException):
+    """A failure explained in plain words; the exit code is 1 and no traceback is shown."""
+
+    def show(self, file=None) -> None:
+        click.echo(f"error: {self.format_message()}", err=True)
+
+
+def _snapshot_option(function):
+    return click.option(
+        "--snapshot-date",
+        default="",
+        metavar="YYYY-MM-DD",
+        help="The date the plan describes (default: today, UTC).",
+    )(function)
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.option(
+    "--home",
+    type=click.Path(file_okay=False, path_type=Path),
+    envvar="TERRITORY_HOME",
+    default="data",
+    show_default=True,
+    help="Folder for the warehouse, the published tables and the reports (env: TERRITORY_HOME).",
+)
+@click.option("--debug", is_flag=True, help="Show full tracebacks of failures.")
+@click.pass_context
+def main(context: click.Context, home: Path, debug: bool) -> None:
+    """Territory Planner: CRM data in, balanced sales territories out, as a tested data pipeline."""
+    os.environ["TERRITORY_HOME"] = str(home.expanduser().resolve())
+    context.obj = {"debug": debug}
+
+
+@main.command("demo-data")
+@click.option("--accounts", default=20_000, show_default=True, help="Number of accounts.")
+@click.option("--reps", default=80, show_default=True, help="Number of reps.")
+@click.option("--seed", default=7, show_default=True, help="Random seed; the same seed gives the same data.")
+@click.option("--as-of", default="", metavar="YYYY-MM-DD", help="The date the extract describes (default: today, UTC).")
+@click.option("--out", required=True, type=click.Path(file_okay=False, path_type=Path), help="Folder to write into.")
+@click.option("--format", "file_format", type=click.Choice(["parquet", "csv"]), default="parquet", show_default=True)
+def demo_data(accounts: int, reps: int, seed: int, as_of: str, out: Path, file_format: str) -> None:
+    """Generate a demo CRM (accounts, contacts, opportunities, activities, reps, quotas, assessments)."""
+    from territory.demo_data import DemoSpec, generate_demo_crm, write_tables
+
+    try:
+        spec = DemoSpec(accounts, reps, seed, _parse_date(as_of)) if as_of else DemoSpec(accounts, reps, seed)
+    except ValueError as error:
+        raise _Failure(str(error)) from error
+    started = time.perf_counter()
+    tables = generate_demo_crm(spec)
+    paths = write_tables(tables, out, file_format)
+    for path, (name, table) in zip(paths, tables.items()):
+        click.echo(f"{name:<14} {table.num_rows:>12,} rows  {path}")
+    click.echo(f"generated in {time.perf_counter() - started:.1f} s (seed {spec.seed}, as of {spec.as_of})")
+
+
+@main.command()
+@click.option("--accounts", default=20_000, show_default=True, help="Number of demo accounts.")
+@click.option("--reps", default=80, show_default=True, help="Number of demo reps.")
+@click.option("--seed", default=7, show_default=True, help="Random seed of the demo data.")
+@_snapshot_option
+@click.pass_context
+def demo(context: click.Context, accounts: int, reps: int, seed: int, snapshot_date: str) -> None:
+    """Run the whole pipeline on generated demo data and publish the territory plan."""
+    from assets.resources import DemoCrmSource
+
+    source = DemoCrmSource(accounts=accounts, reps=reps, seed=seed, as_of=snapshot_date)
+    _run_pipeline(source, snapshot_date, context.obj["debug"])
+
+
+@main.command()
+@click.option("--source", type=click.Choice(["demo", "files"]), default="demo", show_default=True, help="Where the CRM data comes from.")
+@click.option("--path", type=click.Path(path_type=Path), help="Folder of canonical files, for --source files.")
+@_snapshot_option
+@click.pass_context
+def run(context: click.Context, source: str, path: Path | None, snapshot_date: str) -> None:
+    """Run the whole pipeline (ingest, transform, solve, publish) on a CRM source."""
+    from assets.resources import DemoCrmSource, FileCrmSource
+
+    if source == "files":
+        if path is None:
+            raise click.UsageError("--source files needs --path, the folder holding <table>.parquet or <table>.csv files")
+        crm_source = FileCrmSource(path=str(path.expanduser().resolve()))
+    else:
+        crm_source = DemoCrmSource(as_of=snapshot_date)
+    _run_pipeline(crm_source, snapshot_date, context.obj["debug"])
+
+
+@main.command()
+@click.argument("sql")
+def query(sql: str) -> None:
+    """Run SQL against the published tables (analytics.duckdb, read-only) and print the result."""
+    import duckdb
+
+    analytics = TerritoryHome.from_env().analytics
+    if not analytics.exists():
+        raise _Failure(f"nothing is published yet at {analytics}; run `territory demo` or `territory run` first")
+    conn = duckdb.connect(str(analytics), read_only=True)
+    try:
+        click.echo(conn.sql(sql))
+    except duckdb.Error as error:
+        raise _Failure(f"the query failed: {error}") from error
+    finally:
+        conn.close()
+
+
+def _parse_date(value: str) -> dt.date:
+    try:
+        return dt.date.fromisoformat(value)
+    except ValueError as error:
+        raise _Failure(f"'{value}' is not a date of the form YYYY-MM-DD") from error
+
+
+def _run_pipeline(crm_source, snapshot_date: str, debug: bool) -> None:
+    """Materialize build_territories_job in process and say where the results are."""
+    snapshot = _parse_date(snapshot_date) if snapshot_date else dt.datetime.now(dt.UTC).date()
+    home = TerritoryHome.from_env()
+    _prepare_dagster_home(home)
+    click.echo(f"Building territories for {snapshot} from {crm_source.describe()} into {home.root}", err=True)
+
+    from dagster import DagsterInstance
+
+    from pipelines.definitions import build_definitions
+
+    started = time.perf_counter()
+    definitions = build_definitions(crm_source=crm_source, snapshot_date=snapshot.isoformat())
+    job = definitions.resolve_job_def("build_territories_job")
+    # Progress, dbt's output included, goes to stderr; stdout carries only the answer.
+    with DagsterInstance.get() as instance, contextlib.redirect_stdout(sys.stderr):
+        result = job.execute_in_process(run_config={"loggers": {"progress": {}}}, instance=instance, raise_on_error=False)
+    if not result.success:
+        raise _Failure(_failure_message(result, debug))
+
+    report = home.report_dir(snapshot) / "index.html"
+    click.echo(
+        f"\nTerritory plan for {snapshot} published in {time.perf_counter() - started:.0f} s.\n"
+        f"  analytics database  {home.analytics}  (territory_assignments, territory_summary)\n"
+        f"  Parquet history     {home.published}/<table>/snapshot_date={snapshot}/\n"
+        f"  plan report         {report}\n"
+        f"\nExample query (or ./run query \"...\" from the repository):\n"
+        f'  territory query "{EXAMPLE_QUERY}"'
+    )
+
+
+def _prepare_dagster_home(home: TerritoryHome) -> None:
+    """Runs are recorded in TERRITORY_HOME/dagster (unless DAGSTER_HOME says otherwise), telemetry off."""
+    dagster_home = Path(os.environ.setdefault("DAGSTER_HOME", str(home.dagster_home)))
+    dagster_home.mkdir(parents=True, exist_ok=True)
+    settings = dagster_home / "dagster.yaml"
+    if not settings.exists():
+        settings.write_text("telemetry:\n  enabled: false\n")
+
+
+def _failure_message(result, debug: bool) -> str:
+    """The user-facing cause of each failed step: the innermost error, not Dagster's wrapping."""
+    messages = []
+    for event in result.all_events:
+        if event.event_type_value != "STEP_FAILURE":
+            continue
+        error = event.step_failure_data.error
+        if debug:
+            messages.append(f"{event.step_key}:\n{error.to_string()}")
+            continue
+        while error.cause is not None:
+            error = error.cause
+        messages.append(f"{event.step_key}: {error.message.strip()}")
+    return "the run failed.\n" + "\n".join(messages or ["(no step reported an error; see the Dagster event log)"])
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,49 @@
+"""A terse progress logger for people at a terminal: one line per step, asset and failed check."""
+
+from __future__ import annotations
+
+import logging
+import sys
+
+from dagster import InitLoggerContext, logger
+
+_LOG_RECORD_METADATA = "dagster_meta"
+
+
+class _ProgressHandler(logging.Handler):
+    def emit(self, record: logging.LogRecord) -> None:
+        line = _describe(record)
+        if line:
+            print(line, file=sys.stderr, flush=True)
+
+
+def _describe(record: logging.LogRecord) -> str | None:
+    meta = getattr(record, _LOG_RECORD_METADATA, None) or {}
+    event = meta.get("dagster_event")
+    if event is None:  # a message an asset logged
+        return f"    {meta.get('orig_message', record.getMessage())}" if record.levelno >= logging.INFO else None
+    kind, data = event.event_type_value, event.event_specific_data
+    if kind == "STEP_START":
+        return f"> {event.step_key}"
+    if kind == "STEP_SUCCESS":
+        return f"  done {event.step_key} in {data.duration_ms / 1000:.1f} s"
+    if kind == "STEP_FAILURE":
+        return f"  FAILED {event.step_key}"
+    if kind == "ASSET_MATERIALIZATION":
+        materialization = data.materialization
+        rows = materialization.metadata.get("dagster/row_count")
+        suffix = f" ({rows.value:,} rows)" if rows is not None else ""
+        return f"    built {materialization.asset_key.to_user_string()}{suffix}"
+    if kind == "ASSET_CHECK_EVALUATION" and not data.passed:
+        return f"    check failed: {data.asset_key.to_user_string()} {data.check_name}"
+    return None
+
+
+@logger(description="One line per step, materialized asset and failed check, on stderr.")
+def progress_logger(init_context: InitLoggerContext) -> logging.Logger:
+    progress = logging.getLogger("territory.progress")
+    progress.setLevel(logging.DEBUG)  # Dagster logs its events at DEBUG; _describe picks the few that matter
+    progress.propagate = False
+    if not progress.handlers:
+        progress.addHandler(_ProgressHandler())
+    return progress
