@@ -183,11 +183,12 @@ def _generate_reps(rng: np.random.Generator, spec: DemoSpec) -> tuple[pa.Table, 
     latitude = np.array([METROS[k].latitude for k in metro]) + rng.normal(0, 0.06, m)
     longitude = np.array([METROS[k].longitude for k in metro]) + rng.normal(0, 0.06, m)
 
-    # Every segment has reps; managers (player-coaches) are one in nine.
-    segment = np.concatenate([np.arange(3), _categorical(rng, np.array([45.0, 33.0, 22.0]), m - 3)])
-    rng.shuffle(segment)
+    # Every segment has an active, non-manager rep; managers (player-coaches) are one in nine.
+    segment = _categorical(rng, np.array([45.0, 33.0, 22.0]), m)
+    guaranteed = rng.choice(m, size=3, replace=False)
+    segment[guaranteed] = np.arange(3)
     is_manager = rng.random(m) < 1 / 9
-    is_manager[:3] = False
+    is_manager[guaranteed] = False
     role = np.where(segment == 0, 0, np.where((segment == 2) & (rng.random(m) < 0.7), 2, 1))
     role = np.where(is_manager, 3, role)
     capacity = np.array([1700.0, 1650.0, 1600.0, 500.0])[role] * rng.uniform(0.92, 1.05, m)
@@ -214,8 +215,10 @@ def _generate_reps(rng: np.random.Generator, spec: DemoSpec) -> tuple[pa.Table, 
             spoken.append(["es", "fr", "de", "pt", "ja"][rng.integers(0, 5)])
         languages.append(";".join(dict.fromkeys(spoken)))
 
-    is_active = rng.random(m) >= 0.05
-    is_active[:3] = True
+    # About one rep in twenty has left but still owns accounts in the CRM.
+    is_active = np.ones(m, dtype=bool)
+    others = np.setdiff1d(np.arange(m), guaranteed)
+    is_active[rng.choice(others, size=max(1, round(0.05 * m)), replace=False)] = False
     rep_numbers = np.arange(1, m + 1)
     rep_ids = _ids("R", rep_numbers, 5)
     managers = np.nonzero(is_manager)[0]

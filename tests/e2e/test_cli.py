@@ -1,0 +1,83 @@
+"""The territory command as a user runs it: real processes, a temporary TERRITORY_HOME."""
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import duckdb
+import pytest
+
+pytestmark = pytest.mark.e2e
+TERRITORY = [str(Path(sys.executable).with_name("territory"))]  # the installed console script
+SNAPSHOT = "2026-06-30"
+
+
+def territory(home: Path, *args: str) -> subprocess.CompletedProcess:
+    env = {**os.environ, "TERRITORY_HOME": str(home)}
+    env.pop("DAGSTER_HOME", None)
+    return subprocess.run([*TERRITORY, *args], capture_output=True, text=True, env=env, timeout=600)
+
+
+def analytics_rows(home: Path, sql: str):
+    with duckdb.connect(str(home / "analytics.duckdb"), read_only=True) as conn:
+        return conn.execute(sql).fetchall()
+
+
+@pytest.fixture(scope="module")
+def demo_home(tmp_path_factory):
+    home = tmp_path_factory.mktemp("demo")
+    result = territory(home, "demo", "--accounts", "1500", "--reps", "16", "--snapshot-date", SNAPSHOT)
+    assert result.returncode == 0, result.stderr
+    return home, result
+
+
+def test_demo_publishes_every_account_once_and_says_where(demo_home):
+    home, result = demo_home
+    assert analytics_rows(home, "select count(*), count(distinct account_id) from territory_assignments") == [(1500, 1500)]
+    assert f"{home / 'analytics.duckdb'}" in result.stdout
+    report = home / "reports" / SNAPSHOT / "index.html"
+    assert str(report) in result.stdout and report.is_file()
+    assert 'territory query "select' in result.stdout
+    assert "> raw_crm_tables" in result.stderr  # progress goes to stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_query_prints_the_published_tables(demo_home):
+    home, _ = demo_home
+    result = territory(home, "query", "select 'reps=' || count(*) as answer from territory_summary")
+    assert result.returncode == 0, result.stderr
+    with duckdb.connect(str(home / "warehouse.duckdb"), read_only=True) as conn:
+        active = conn.execute("select count(*) from raw.reps where is_active").fetchone()[0]
+    assert f"reps={active}" in result.stdout
+
+
+def test_files_source_runs_a_csv_export_end_to_end(tmp_path):
+    export = tmp_path / "export"
+    made = territory(tmp_path, "demo-data", "--accounts", "800", "--reps", "9", "--seed", "2",
+                     "--as-of", SNAPSHOT, "--out", str(export), "--format", "csv")
+    assert made.returncode == 0, made.stderr
+    assert sorted(p.name for p in export.iterdir()) == sorted(
+        f"{t}.csv" for t in ("accounts", "contacts", "opportunities", "activities", "reps", "quotas", "assessments")
+    )
+    home = tmp_path / "home"
+    result = territory(home, "run", "--source", "files", "--path", str(export), "--snapshot-date", SNAPSHOT)
+    assert result.returncode == 0, result.stderr
+    assert analytics_rows(home, "select count(distinct account_id) from territory_assignments") == [(800,)]
+
+
+def test_a_broken_source_fails_plainly_and_leaves_the_publication_alone(demo_home, tmp_path):
+    home, _ = demo_home
+    before = (home / "analytics.duckdb").read_bytes()
+    result = territory(home, "run", "--source", "files", "--path", str(tmp_path / "missing"), "--snapshot-date", SNAPSHOT)
+    assert result.returncode == 1
+    assert "error: the run failed" in result.stderr
+    assert "does not exist" in result.stderr
+    assert "Traceback" not in result.stderr
+    assert (home / "analytics.duckdb").read_bytes() == before
+
+
+def test_query_before_any_run_says_what_to_do(tmp_path):
+    result = territory(tmp_path, "query", "select 1")
+    assert result.returncode == 1
+    assert "nothing is published yet" in result.stderr and "territory demo" in result.stderr

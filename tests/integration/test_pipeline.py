@@ -1,0 +1,65 @@
+"""Materialise the whole asset graph into a temporary TERRITORY_HOME and read what it published."""
+
+import duckdb
+import pytest
+from dagster import DagsterInstance
+
+from assets.resources import DemoCrmSource
+from pipelines.definitions import build_definitions
+
+SNAPSHOT = "2026-06-30"
+
+
+@pytest.fixture(scope="module")
+def published(tmp_path_factory):
+    home = tmp_path_factory.mktemp("home")
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("TERRITORY_HOME", str(home))
+        definitions = build_definitions(
+            crm_source=DemoCrmSource(accounts=1_200, reps=15, seed=4, as_of=SNAPSHOT), snapshot_date=SNAPSHOT
+        )
+        result = definitions.resolve_job_def("build_territories_job").execute_in_process(
+            instance=DagsterInstance.ephemeral(), raise_on_error=False
+        )
+    assert result.success
+    return home, result
+
+
+def test_every_account_gets_exactly_one_owner(published):
+    home, _ = published
+    with duckdb.connect(str(home / "analytics.duckdb"), read_only=True) as conn:
+        rows, distinct, unowned = conn.execute(
+            "select count(*), count(distinct account_id), count(*) filter (where rep_id is null) from territory_assignments"
+        ).fetchone()
+        snapshot_dates = conn.execute("select distinct snapshot_date::varchar from territory_assignments").fetchall()
+    assert rows == distinct == 1_200 and unowned == 0
+    assert snapshot_dates == [(SNAPSHOT,)]
+
+
+def test_the_summary_has_one_row_per_active_rep_and_adds_up(published):
+    home, _ = published
+    with duckdb.connect(str(home / "warehouse.duckdb"), read_only=True) as conn:
+        active = {r[0] for r in conn.execute("select rep_id from raw.reps where is_active").fetchall()}
+        total_workload = conn.execute("select sum(workload_hours) from dim_accounts").fetchone()[0]
+    with duckdb.connect(str(home / "analytics.duckdb"), read_only=True) as conn:
+        summary = conn.execute("select rep_id, accounts, workload_hours from territory_summary").fetchall()
+        owners = {r[0] for r in conn.execute("select distinct rep_id from territory_assignments").fetchall()}
+    assert {r[0] for r in summary} == active
+    assert owners <= active
+    assert sum(r[1] for r in summary) == 1_200
+    assert sum(r[2] for r in summary) == pytest.approx(total_workload)
+
+
+def test_parquet_history_and_report_are_written(published):
+    home, _ = published
+    for table in ("territory_assignments", "territory_summary"):
+        assert (home / "published" / table / f"snapshot_date={SNAPSHOT}" / "part-0.parquet").is_file()
+    report = (home / "reports" / SNAPSHOT / "index.html").read_text()
+    assert "Territory plan for 2026-06-30" in report and "<table>" in report
+
+
+def test_dbt_checks_ran_and_passed(published):
+    _, result = published
+    evaluations = [e for e in result.all_events if e.event_type_value == "ASSET_CHECK_EVALUATION"]
+    assert len(evaluations) >= 20
+    assert all(e.event_specific_data.passed for e in evaluations)
