@@ -184,7 +184,7 @@ def _generate_reps(rng: np.random.Generator, spec: DemoSpec) -> tuple[pa.Table, 
     longitude = np.array([METROS[k].longitude for k in metro]) + rng.normal(0, 0.06, m)
 
     # Every segment has an active, non-manager rep; managers (player-coaches) are one in nine.
-    segment = _categorical(rng, np.array([45.0, 33.0, 22.0]), m)
+    segment = _categorical(rng, np.array([42.0, 38.0, 20.0]), m)
     guaranteed = rng.choice(m, size=3, replace=False)
     segment[guaranteed] = np.arange(3)
     is_manager = rng.random(m) < 1 / 9
