@@ -41,14 +41,22 @@ nightly_territories_schedule = ScheduleDefinition(
 )
 
 
+def _whole_number(environ: Mapping[str, str], name: str, default: int) -> int:
+    value = environ.get(name, str(default))
+    try:
+        return int(value)
+    except ValueError:
+        raise ValueError(f"{name} must be a whole number, got '{value}'") from None
+
+
 def source_from_env(environ: Mapping[str, str] = os.environ) -> CrmSource:
     """The CRM source TERRITORY_SOURCE names, configured from the environment."""
     kind = environ.get("TERRITORY_SOURCE", "demo")
     if kind == "demo":
         return DemoCrmSource(
-            accounts=int(environ.get("TERRITORY_DEMO_ACCOUNTS", 20_000)),
-            reps=int(environ.get("TERRITORY_DEMO_REPS", 80)),
-            seed=int(environ.get("TERRITORY_DEMO_SEED", 7)),
+            accounts=_whole_number(environ, "TERRITORY_DEMO_ACCOUNTS", 20_000),
+            reps=_whole_number(environ, "TERRITORY_DEMO_REPS", 80),
+            seed=_whole_number(environ, "TERRITORY_DEMO_SEED", 7),
         )
     if kind == "files":
         path = environ.get("TERRITORY_SOURCE_PATH")

@@ -1,8 +1,10 @@
 """The Dagster definitions load, and the graph is wired the way DESIGN.md lays it out."""
 
+import pytest
 from dagster import AssetKey
 
-from pipelines.definitions import defs
+from assets.resources import DemoCrmSource, FileCrmSource
+from pipelines.definitions import defs, source_from_env
 
 GROUPS = {"ingest", "transform", "solve", "publish"}
 
@@ -31,3 +33,14 @@ def test_dbt_sources_are_the_ingested_raw_tables_and_the_plan_reads_the_marts():
 def test_dbt_tests_become_asset_checks():
     checks = {check.name for check in defs.resolve_asset_graph().asset_check_keys}
     assert "unique_dim_accounts_account_id" in checks
+
+
+def test_the_environment_chooses_the_source_and_bad_settings_say_what_is_wrong():
+    assert source_from_env({}) == DemoCrmSource()
+    assert source_from_env({"TERRITORY_SOURCE": "files", "TERRITORY_SOURCE_PATH": "/x"}) == FileCrmSource(path="/x")
+    with pytest.raises(ValueError, match="needs TERRITORY_SOURCE_PATH"):
+        source_from_env({"TERRITORY_SOURCE": "files"})
+    with pytest.raises(ValueError, match="must be 'demo' or 'files'"):
+        source_from_env({"TERRITORY_SOURCE": "salesforce"})
+    with pytest.raises(ValueError, match="TERRITORY_DEMO_SEED must be a whole number"):
+        source_from_env({"TERRITORY_DEMO_SEED": "x"})
