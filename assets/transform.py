@@ -11,7 +11,7 @@ from typing import Any
 from dagster import AssetExecutionContext
 from dagster_dbt import DagsterDbtTranslator, DbtCliResource, DbtProject, dbt_assets
 
-from assets.resources import RunSettings
+from assets.resources import RunSettings, Warehouse
 
 DBT_PROJECT_DIR = Path(__file__).resolve().parents[1] / "dbt_project"
 dbt_project = DbtProject(project_dir=DBT_PROJECT_DIR, profiles_dir=DBT_PROJECT_DIR)
@@ -43,7 +43,11 @@ class TerritoryDbtTranslator(DagsterDbtTranslator):
 
 
 @dbt_assets(manifest=dbt_project.manifest_path, project=dbt_project, dagster_dbt_translator=TerritoryDbtTranslator())
-def territory_dbt_models(context: AssetExecutionContext, dbt: DbtCliResource, run_settings: RunSettings) -> Iterator:
+def territory_dbt_models(
+    context: AssetExecutionContext, dbt: DbtCliResource, run_settings: RunSettings, warehouse: Warehouse
+) -> Iterator:
     """Account segments, potential, workload and rep attributes, built and tested by dbt."""
     dbt_vars = {"snapshot_date": run_settings.snapshot().isoformat()}
-    yield from dbt.cli(["build", "--vars", json.dumps(dbt_vars)], context=context).stream()
+    # Each run's artifacts go under TERRITORY_HOME with the other generated files, not into the repository.
+    artifacts = warehouse.paths.dbt_runs / context.run_id
+    yield from dbt.cli(["build", "--vars", json.dumps(dbt_vars)], context=context, target_path=artifacts).stream()

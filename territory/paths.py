@@ -41,6 +41,11 @@ class TerritoryHome:
         return self.root / "sources"
 
     @property
+    def dbt_runs(self) -> Path:
+        """dbt's artifacts (run_results.json, logs, compiled SQL), one folder per run."""
+        return self.root / "dbt" / "runs"
+
+    @property
     def dagster_home(self) -> Path:
         return self.root / "dagster"
 
