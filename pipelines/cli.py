@@ -141,10 +141,13 @@ def _run_pipeline(crm_source, snapshot_date: str, debug: bool) -> None:
 
     from dagster import DagsterInstance
 
-    from pipelines.definitions import build_definitions
-
     started = time.perf_counter()
-    definitions = build_definitions(crm_source=crm_source, snapshot_date=snapshot.isoformat())
+    try:
+        from pipelines.definitions import build_definitions
+
+        definitions = build_definitions(crm_source=crm_source, snapshot_date=snapshot.isoformat())
+    except ValueError as error:  # a malformed TERRITORY_* setting
+        raise _Failure(str(error)) from error
     job = definitions.resolve_job_def("build_territories_job")
     # Progress, dbt's output included, goes to stderr; stdout carries only the answer.
     with DagsterInstance.get() as instance, contextlib.redirect_stdout(sys.stderr):
@@ -172,8 +175,12 @@ def _prepare_dagster_home(home: TerritoryHome) -> None:
         settings.write_text("telemetry:\n  enabled: false\n")
 
 
+# Errors Dagster wraps around the one the step raised; the message worth showing is inside them.
+_DAGSTER_WRAPPERS = {"DagsterExecutionStepExecutionError", "DagsterUserCodeExecutionError"}
+
+
 def _failure_message(result, debug: bool) -> str:
-    """The user-facing cause of each failed step: the innermost error, not Dagster's wrapping."""
+    """The error each failed step raised, unwrapped from Dagster's envelope."""
     messages = []
     for event in result.all_events:
         if event.event_type_value != "STEP_FAILURE":
@@ -182,7 +189,7 @@ def _failure_message(result, debug: bool) -> str:
         if debug:
             messages.append(f"{event.step_key}:\n{error.to_string()}")
             continue
-        while error.cause is not None:
+        while error.cls_name in _DAGSTER_WRAPPERS and error.cause is not None:
             error = error.cause
         messages.append(f"{event.step_key}: {error.message.strip()}")
     return "the run failed.\n" + "\n".join(messages or ["(no step reported an error; see the Dagster event log)"])

@@ -57,6 +57,7 @@ def source_from_env(environ: Mapping[str, str] = os.environ) -> CrmSource:
             accounts=_whole_number(environ, "TERRITORY_DEMO_ACCOUNTS", 20_000),
             reps=_whole_number(environ, "TERRITORY_DEMO_REPS", 80),
             seed=_whole_number(environ, "TERRITORY_DEMO_SEED", 7),
+            as_of=environ.get("TERRITORY_SNAPSHOT_DATE", ""),
         )
     if kind == "files":
         path = environ.get("TERRITORY_SOURCE_PATH")

@@ -30,7 +30,7 @@ import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 from scipy.spatial import cKDTree
 
-from territory.contract import ACTIVITY_TYPES, RAW_TABLES, REP_ROLES, SEGMENTS
+from territory.contract import ACTIVITY_TYPES, LIFECYCLE_STAGES, OPPORTUNITY_STAGES, RAW_TABLES, REP_ROLES, SEGMENTS
 from territory.geo import METROS, unit_vectors
 
 INDUSTRIES: tuple[str, ...] = (
@@ -46,7 +46,6 @@ REVENUE_PER_EMPLOYEE = np.array(
 
 PRODUCT_LINES: tuple[str, ...] = ("core_platform", "analytics", "integrations", "security", "premium_support")
 LOSS_REASONS: tuple[str, ...] = ("price", "competitor", "no_decision", "timing", "missing_feature")
-LIFECYCLE: tuple[str, ...] = ("lead", "mql", "sql", "opportunity", "customer", "churned")
 DEPARTMENTS: tuple[str, ...] = (
     "Sales", "Marketing", "IT", "Finance", "Operations", "Human Resources", "Executive",
     "Engineering", "Procurement", "Legal",
@@ -360,7 +359,7 @@ def _generate_accounts(rng: np.random.Generator, spec: DemoSpec, reps: dict) -> 
             "postal_code": postal_code,
             "latitude": pa.array(np.round(latitude, 5)),
             "longitude": pa.array(np.round(longitude, 5)),
-            "lifecycle_stage": _pick(LIFECYCLE, lifecycle),
+            "lifecycle_stage": _pick(LIFECYCLE_STAGES, lifecycle),
             "owner_rep_id": _pick(reps["ids"], np.maximum(owner, 0), owner < 0),
             "parent_account_id": account_ids.take(pa.array(np.maximum(parent_of, 0), mask=parent_of < 0)),
             "created_at": _timestamps(spec.as_of, created_seconds),
@@ -475,7 +474,7 @@ def _generate_opportunities(rng, spec: DemoSpec, accounts: dict, reps: dict) -> 
             "opportunity_id": _ids("O", np.arange(1, o + 1), 9),
             "account_id": accounts["ids"].take(pa.array(account)),
             "owner_rep_id": _pick(reps["ids"], owner),
-            "stage": _pick(("prospecting", "qualification", "proposal", "negotiation", "closed_won", "closed_lost"), stage),
+            "stage": _pick(OPPORTUNITY_STAGES, stage),
             "amount": pa.array(amount),
             "product_line": _pick(PRODUCT_LINES, product),
             "created_at": _timestamps(spec.as_of, created_seconds),
