@@ -232,10 +232,10 @@ def _generate_reps(rng: np.random.Generator, spec: DemoSpec) -> tuple[pa.Table, 
 
     first = rng.integers(0, len(FIRST_NAMES), m)
     last = rng.integers(0, len(LAST_NAMES), m)
-    names = [f"{FIRST_NAMES[f]} {LAST_NAMES[l]}" for f, l in zip(first, last)]
+    names = [f"{FIRST_NAMES[f]} {LAST_NAMES[g]}" for f, g in zip(first, last)]
     emails = [
-        f"{FIRST_NAMES[f].lower()}.{LAST_NAMES[l].lower()}{n}@sales.territory-demo.example"
-        for f, l, n in zip(first, last, rep_numbers)
+        f"{FIRST_NAMES[f].lower()}.{LAST_NAMES[g].lower()}{n}@sales.territory-demo.example"
+        for f, g, n in zip(first, last, rep_numbers)
     ]
     table = pa.table(
         {

@@ -18,7 +18,7 @@ class TerritoryHome:
     root: Path
 
     @classmethod
-    def from_env(cls, environ: Mapping[str, str] = os.environ) -> "TerritoryHome":
+    def from_env(cls, environ: Mapping[str, str] = os.environ) -> TerritoryHome:
         return cls(Path(environ.get("TERRITORY_HOME") or DEFAULT_HOME).expanduser().resolve())
 
     @property

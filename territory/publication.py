@@ -38,8 +38,7 @@ class Publication:
 
 def stamp(table: pa.Table, snapshot_date: dt.date) -> pa.Table:
     """`table` with a leading snapshot_date column."""
-    dates = pa.array([snapshot_date] * table.num_rows, pa.date32())
-    return table.add_column(0, "snapshot_date", dates)
+    return table.add_column(0, "snapshot_date", pa.repeat(pa.scalar(snapshot_date, pa.date32()), table.num_rows))
 
 
 def _write_partition(target: Path, table: pa.Table) -> None:
