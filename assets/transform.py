@@ -49,5 +49,5 @@ def territory_dbt_models(
     """Account segments, potential, workload and rep attributes, built and tested by dbt."""
     dbt_vars = {"snapshot_date": run_settings.snapshot().isoformat()}
     # Each run's artifacts go under TERRITORY_HOME with the other generated files, not into the repository.
-    artifacts = warehouse.paths.dbt_runs / context.run_id
+    artifacts = warehouse.paths.dbt_runs / context.run.run_id
     yield from dbt.cli(["build", "--vars", json.dumps(dbt_vars)], context=context, target_path=artifacts).stream()
