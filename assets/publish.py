@@ -4,24 +4,28 @@
 from dagster import AssetExecutionContext, AssetKey, MaterializeResult, MetadataValue, asset
 
 from assets.resources import RunSettings, Warehouse
-from territory.publication import publish
+from territory.publication import PUBLISHED_TABLE_SOURCES, publish
 from territory.report import render_plan_report
 
-PUBLISHED_FROM_SOLVE = ("territory_assignments", "territory_summary")
 PLAN_METHOD = "greedy nearest eligible rep with capacity (baseline)"
 
 
 @asset(
     key=AssetKey(["publish", "territory_publication"]),
     group_name="publish",
-    deps=[AssetKey(["solve", "baseline_assignment"])],
+    deps=[
+        AssetKey(["solve", "baseline_assignment"]),
+        AssetKey("dim_accounts"),
+        AssetKey("fct_segment_needs"),
+        AssetKey("fct_territory_conflicts"),
+    ],
     kinds={"duckdb", "parquet"},
 )
 def territory_publication(context: AssetExecutionContext, warehouse: Warehouse, run_settings: RunSettings) -> MaterializeResult:
     """The territory tables analysts query, published for the run's snapshot date."""
     snapshot_date = run_settings.snapshot()
     with warehouse.connect(read_only=True) as conn:
-        tables = {name: conn.sql(f"select * from solve.{name}").to_arrow_table() for name in PUBLISHED_FROM_SOLVE}
+        tables = {name: conn.sql(f"select * from {source}").to_arrow_table() for name, source in PUBLISHED_TABLE_SOURCES.items()}
     publication = publish(warehouse.paths, snapshot_date, tables)
 
     report = warehouse.paths.report_dir(snapshot_date) / "index.html"

@@ -17,6 +17,7 @@ from dagster import ConfigurableResource
 
 from territory.demo_data import DemoSpec, generate_demo_crm, write_tables
 from territory.paths import TerritoryHome
+from territory.plan import Plan, load_plan
 from territory.warehouse import connect
 
 
@@ -41,9 +42,18 @@ class Warehouse(ConfigurableResource):
 
 
 class RunSettings(ConfigurableResource):
-    """Settings of one run: the snapshot date the plan describes (YYYY-MM-DD; empty means today, UTC)."""
+    """Settings of one run: the snapshot date it describes (YYYY-MM-DD; empty means today, UTC) and its plan file."""
 
     snapshot_date: str = ""
+    plan_path: str = ""  # empty means the repository's plan.yml
+
+    def plan(self) -> Plan:
+        """The validated plan configuration; a bad file raises PlanError naming the key."""
+        return load_plan(self.plan_path or None)
+
+    def dbt_vars(self) -> dict:
+        """What the dbt models read: the snapshot date and every section of the plan."""
+        return {"snapshot_date": self.snapshot().isoformat(), **self.plan().dbt_vars()}
 
     def snapshot(self) -> dt.date:
         if not self.snapshot_date:

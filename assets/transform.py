@@ -2,6 +2,7 @@
 
 
 import json
+import os
 import shutil
 import sys
 from collections.abc import Iterator, Mapping
@@ -30,8 +31,10 @@ def _manifest_is_stale(project: DbtProject) -> bool:
 
 
 if _manifest_is_stale(dbt_project):  # parse once after a checkout or an edit, not on every load
+    # The models read the plan's sections as vars even to parse; any valid plan gives the same graph.
+    parse_vars = RunSettings(plan_path=os.environ.get("TERRITORY_PLAN", "")).dbt_vars()
     DbtCliResource(project_dir=dbt_project, dbt_executable=DBT_EXECUTABLE).cli(
-        ["parse", "--quiet"], target_path=dbt_project.target_path
+        ["parse", "--quiet", "--vars", json.dumps(parse_vars)], target_path=dbt_project.target_path
     ).wait()
 
 
@@ -46,8 +49,7 @@ class TerritoryDbtTranslator(DagsterDbtTranslator):
 def territory_dbt_models(
     context: AssetExecutionContext, dbt: DbtCliResource, run_settings: RunSettings, warehouse: Warehouse
 ) -> Iterator:
-    """Account segments, potential, workload and rep attributes, built and tested by dbt."""
-    dbt_vars = {"snapshot_date": run_settings.snapshot().isoformat()}
+    """Account segments, quality, markets, workload, rep capability, needs and conflicts, built and tested by dbt."""
     # Each run's artifacts go under TERRITORY_HOME with the other generated files, not into the repository.
     artifacts = warehouse.paths.dbt_runs / context.run.run_id
-    yield from dbt.cli(["build", "--vars", json.dumps(dbt_vars)], context=context, target_path=artifacts).stream()
+    yield from dbt.cli(["build", "--vars", json.dumps(run_settings.dbt_vars())], context=context, target_path=artifacts).stream()

@@ -12,6 +12,7 @@ from pathlib import Path
 import click
 
 from territory.paths import TerritoryHome
+from territory.publication import PUBLISHED_TABLES
 
 EXAMPLE_QUERY = (
     "select rep_id, segment, accounts, round(workload_hours) as workload_hours, "
@@ -44,11 +45,19 @@ def _snapshot_option(function):
     show_default=True,
     help="Folder for the warehouse, the published tables and the reports (env: TERRITORY_HOME).",
 )
+@click.option(
+    "--plan",
+    type=click.Path(dir_okay=False, path_type=Path),
+    envvar="TERRITORY_PLAN",
+    help="The plan configuration file (default: plan.yml of the repository; env: TERRITORY_PLAN).",
+)
 @click.option("--debug", is_flag=True, help="Show full tracebacks of failures.")
 @click.pass_context
-def main(context: click.Context, home: Path, debug: bool) -> None:
+def main(context: click.Context, home: Path, plan: Path | None, debug: bool) -> None:
     """Territory Planner: CRM data in, balanced sales territories out, as a tested data pipeline."""
     os.environ["TERRITORY_HOME"] = str(home.expanduser().resolve())
+    if plan is not None:
+        os.environ["TERRITORY_PLAN"] = str(plan.expanduser().resolve())
     context.obj = {"debug": debug}
 
 
@@ -125,6 +134,53 @@ def query(sql: str) -> None:
         conn.close()
 
 
+@main.group("plan")
+def plan_group() -> None:
+    """Work with the plan configuration file (tiers, cadences, ICP, cut-offs)."""
+
+
+@plan_group.command("check")
+@click.argument("file", required=False, type=click.Path(dir_okay=False, path_type=Path))
+def plan_check(file: Path | None) -> None:
+    """Validate a plan file (default: --plan, TERRITORY_PLAN or the repository's plan.yml)."""
+    from territory.plan import DEFAULT_PLAN_PATH
+
+    path = file or Path(os.environ.get("TERRITORY_PLAN") or DEFAULT_PLAN_PATH)
+    plan = _load_plan(path)
+    click.echo(f"{path}: valid; tiers {', '.join(plan.tiers)}; {len(plan.regions)} regions; {len(plan.icp.personas)} personas")
+
+
+@main.command(context_settings={"ignore_unknown_options": True, "allow_interspersed_args": False})
+@_snapshot_option
+@click.argument("dbt_args", nargs=-1, required=True, type=click.UNPROCESSED)
+def dbt(snapshot_date: str, dbt_args: tuple[str, ...]) -> None:
+    """Run a dbt command on the project with the plan's vars, e.g. `territory dbt docs generate`.
+
+    The models read the warehouse under --home; options after the dbt command go to dbt.
+    """
+    import json
+    import subprocess
+
+    from assets.resources import RunSettings
+    from assets.transform import DBT_EXECUTABLE, DBT_PROJECT_DIR
+
+    if snapshot_date:
+        _parse_date(snapshot_date)
+    settings = RunSettings(snapshot_date=snapshot_date, plan_path=os.environ.get("TERRITORY_PLAN", ""))
+    _load_plan(settings.plan_path or None)
+    command = [DBT_EXECUTABLE, *dbt_args, "--vars", json.dumps(settings.dbt_vars())]
+    sys.exit(subprocess.run(command, cwd=DBT_PROJECT_DIR, env={**os.environ, "DBT_PROFILES_DIR": str(DBT_PROJECT_DIR)}).returncode)
+
+
+def _load_plan(path: Path | str | None):
+    from territory.plan import PlanError, load_plan
+
+    try:
+        return load_plan(path)
+    except PlanError as error:
+        raise _Failure(str(error)) from error
+
+
 def _parse_date(value: str) -> dt.date:
     try:
         return dt.date.fromisoformat(value)
@@ -135,6 +191,7 @@ def _parse_date(value: str) -> dt.date:
 def _run_pipeline(crm_source, snapshot_date: str, debug: bool) -> None:
     """Materialize build_territories_job in process and say where the results are."""
     snapshot = _parse_date(snapshot_date) if snapshot_date else dt.datetime.now(dt.UTC).date()
+    _load_plan(os.environ.get("TERRITORY_PLAN"))  # a bad plan stops the run before any work
     home = TerritoryHome.from_env()
     _prepare_dagster_home(home)
     click.echo(f"Building territories for {snapshot} from {crm_source.describe()} into {home.root}", err=True)
@@ -158,7 +215,8 @@ def _run_pipeline(crm_source, snapshot_date: str, debug: bool) -> None:
     report = home.report_dir(snapshot) / "index.html"
     click.echo(
         f"\nTerritory plan for {snapshot} published in {time.perf_counter() - started:.0f} s.\n"
-        f"  analytics database  {home.analytics}  (territory_assignments, territory_summary)\n"
+        f"  analytics database  {home.analytics}\n"
+        f"      ({', '.join(PUBLISHED_TABLES)})\n"
         f"  Parquet history     {home.published}/<table>/snapshot_date={snapshot}/\n"
         f"  plan report         {report}\n"
         f"\nExample query (or ./run query \"...\" from the repository):\n"

@@ -6,6 +6,7 @@ Environment (see docs/configuration.md):
   TERRITORY_SOURCE_PATH   the folder of canonical files, for TERRITORY_SOURCE=files
   TERRITORY_DEMO_ACCOUNTS, TERRITORY_DEMO_REPS, TERRITORY_DEMO_SEED   demo size and seed
   TERRITORY_SNAPSHOT_DATE the plan's date, YYYY-MM-DD (default today, UTC)
+  TERRITORY_PLAN          the plan configuration file (default: the repository's plan.yml)
 """
 
 from __future__ import annotations
@@ -78,7 +79,8 @@ def build_definitions(crm_source: CrmSource | None = None, snapshot_date: str | 
             "warehouse": Warehouse(home=os.environ["TERRITORY_HOME"]),
             "dbt": DbtCliResource(project_dir=dbt_project, dbt_executable=DBT_EXECUTABLE),
             "run_settings": RunSettings(
-                snapshot_date=snapshot_date if snapshot_date is not None else os.environ.get("TERRITORY_SNAPSHOT_DATE", "")
+                snapshot_date=snapshot_date if snapshot_date is not None else os.environ.get("TERRITORY_SNAPSHOT_DATE", ""),
+                plan_path=os.environ.get("TERRITORY_PLAN", ""),
             ),
         },
         loggers={"progress": progress_logger},

@@ -26,6 +26,17 @@ from territory.paths import TerritoryHome
 from territory.warehouse import connect
 
 
+# The tables a run publishes, by where they come from in the warehouse.
+PUBLISHED_TABLE_SOURCES: dict[str, str] = {
+    "territory_assignments": "solve.territory_assignments",
+    "territory_summary": "solve.territory_summary",
+    "account_segments": "main.dim_accounts",
+    "segment_needs": "main.fct_segment_needs",
+    "territory_conflicts": "main.fct_territory_conflicts",
+}
+PUBLISHED_TABLES: tuple[str, ...] = tuple(PUBLISHED_TABLE_SOURCES)
+
+
 @dataclass(frozen=True)
 class Publication:
     """Where one run's tables went."""

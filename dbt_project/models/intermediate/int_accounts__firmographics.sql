@@ -1,23 +1,9 @@
-{#- Segment, potential and workload per account: provisional rules from dbt_project.yml vars. -#}
-{%- set hours = var('workload_hours_per_year') -%}
-
-with accounts as (
-    select * from {{ ref('stg_crm__accounts') }}
-),
-
-segmented as (
-    select
-        *,
-        {{ segment_of('coalesce(employees, 0)') }} as segment
-    from accounts
-)
-
+{#- Account type: segment, size and revenue bands, industry group and sales region, by the plan's rules. -#}
 select
     *,
-    coalesce(annual_revenue, 0) * {{ var('potential_share_of_revenue') }} as potential,
-    case segment
-        when 'enterprise' then {{ hours['enterprise'] }}
-        when 'mid_market' then {{ hours['mid_market'] }}
-        else {{ hours['smb'] }}
-    end::double as workload_hours
-from segmented
+    {{ band_of('coalesce(employees, 0)', var('segments')) }} as segment,
+    {{ band_of('coalesce(employees, 0)', var('size_bands')) }} as size_band,
+    {{ band_of('coalesce(annual_revenue, 0)', var('revenue_bands')) }} as revenue_band,
+    {{ group_of('industry', var('industry_groups'), "'other'") }} as industry_group,
+    {{ region_of('country', 'state') }} as region
+from {{ ref('int_accounts__as_of') }}

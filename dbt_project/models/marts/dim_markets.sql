@@ -1,0 +1,46 @@
+{#- Markets (region x industry group x size band): size, penetration, potential, intensity and the reps they call for. -#}
+{%- set markets = var('markets') -%}
+{%- set top_tier = (var('tiers').keys() | list)[0] -%}
+
+with markets as (
+    select
+        market_id,
+        region,
+        industry_group,
+        size_band,
+        count(*) as accounts,
+        count(*) filter (where funnel_stage in ('customer', 'at_risk')) as customers,
+        count(*) filter (where tier = '{{ top_tier }}') as top_tier_accounts,
+        sum(potential) as total_potential,
+        sum(potential * win_probability) as expected_value,
+        sum(workload_hours) as workload_hours,
+        avg(icp_fit) as average_icp_fit
+    from {{ ref('dim_accounts') }}
+    group by market_id, region, industry_group, size_band
+),
+
+ranked as (
+    select
+        *,
+        customers / accounts as penetration,
+        100 * percent_rank() over (order by total_potential) as potential_rank
+    from markets
+),
+
+intense as (
+    select
+        *,
+        case
+            when potential_rank >= {{ markets['intensity_cutoffs']['high'] }} then 'high'
+            when potential_rank >= {{ markets['intensity_cutoffs']['medium'] }} then 'medium'
+            else 'low'
+        end as intensity
+    from ranked
+)
+
+select
+    *,
+    workload_hours / {{ markets['rep_hours_per_year'] }} as reps_needed_fte,
+    ceil(workload_hours / {{ markets['rep_hours_per_year'] }})::int as reps_needed,
+    {{ lookup('intensity', markets['experience_by_intensity']) }} as experience_required
+from intense
