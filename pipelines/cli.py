@@ -239,17 +239,19 @@ _DAGSTER_WRAPPERS = {"DagsterExecutionStepExecutionError", "DagsterUserCodeExecu
 
 def _failure_message(result, debug: bool) -> str:
     """The error each failed step raised, unwrapped from Dagster's envelope."""
+    from pipelines.progress import without_dbt_vars
+
     messages = []
     for event in result.all_events:
         if event.event_type_value != "STEP_FAILURE":
             continue
         error = event.step_failure_data.error
-        if debug:
+        if debug:  # everything, the plan's dbt vars included
             messages.append(f"{event.step_key}:\n{error.to_string()}")
             continue
         while error.cls_name in _DAGSTER_WRAPPERS and error.cause is not None:
             error = error.cause
-        messages.append(f"{event.step_key}: {error.message.strip()}")
+        messages.append(f"{event.step_key}: {without_dbt_vars(error.message.strip())}")
     return "the run failed.\n" + "\n".join(messages or ["(no step reported an error; see the Dagster event log)"])
 
 

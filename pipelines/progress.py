@@ -3,11 +3,19 @@
 from __future__ import annotations
 
 import logging
+import re
 import sys
 
 from dagster import InitLoggerContext, logger
 
 _LOG_RECORD_METADATA = "dagster_meta"
+# dbt commands carry the whole plan as --vars JSON: a screenful that says nothing at a terminal.
+_DBT_VARS = re.compile(r"--vars \{.*\}(?=`| --|$)", re.MULTILINE)
+
+
+def without_dbt_vars(text: str) -> str:
+    """`text` with each dbt command's --vars JSON shortened to `--vars {...}`."""
+    return _DBT_VARS.sub("--vars {...}", text)
 
 
 class _ProgressHandler(logging.Handler):
@@ -21,7 +29,8 @@ def _describe(record: logging.LogRecord) -> str | None:
     meta = getattr(record, _LOG_RECORD_METADATA, None) or {}
     event = meta.get("dagster_event")
     if event is None:  # a message an asset logged
-        return f"    {meta.get('orig_message', record.getMessage())}" if record.levelno >= logging.INFO else None
+        message = without_dbt_vars(str(meta.get("orig_message", record.getMessage())))
+        return f"    {message}" if record.levelno >= logging.INFO else None
     kind, data = event.event_type_value, event.event_specific_data
     if kind == "STEP_START":
         return f"> {event.step_key}"

@@ -7,6 +7,7 @@ in docs/configuration.md. Every top-level section becomes a dbt var of the same 
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Annotated, Literal
 
@@ -19,6 +20,7 @@ DEFAULT_PLAN_PATH = Path(__file__).resolve().parents[1] / "plan.yml"
 FUNNEL_STAGES: tuple[str, ...] = ("lead", "prospect", "open_opportunity", "customer", "at_risk", "churned")
 EXPERIENCE_LEVELS: tuple[str, ...] = ("junior", "experienced", "senior")
 
+PERSONA_NAME = re.compile(r"[a-z][a-z0-9_]*")
 Share = Annotated[float, Field(ge=0, le=1)]
 NonNegative = Annotated[float, Field(ge=0)]
 Percentile = Annotated[float, Field(ge=0, le=100)]
@@ -98,6 +100,14 @@ class Icp(_Section):
     personas: dict[str, Persona] = Field(min_length=1)
     weights: IcpWeights
     fit_cutoffs: FitCutoffs
+
+    @field_validator("personas")
+    @classmethod
+    def _persona_names_are_column_names(cls, value: dict[str, Persona]) -> dict[str, Persona]:
+        for name in value:  # each persona becomes a column <name>_contacts
+            if not PERSONA_NAME.fullmatch(name):
+                raise ValueError(f"persona name '{name}' must be lower_snake_case (it names a column)")
+        return value
 
 
 class Potential(_Section):
@@ -261,6 +271,14 @@ class Plan(_Section):
         if any(lower >= higher for higher, lower in zip(floors, floors[1:])):
             raise ValueError(f"tier floors must fall from the best tier to the last, got {value}")
         return value
+
+    @model_validator(mode="after")
+    def _labels_are_plain(self) -> Plan:
+        for section in ("size_bands", "revenue_bands", "industry_groups", "regions", "tiers"):
+            for label in getattr(self, section):  # labels become SQL string literals
+                if "'" in label or "\\" in label:
+                    raise ValueError(f"{section}: the label {label!r} must not contain quotes or backslashes")
+        return self
 
     @model_validator(mode="after")
     def _cross_references(self) -> Plan:

@@ -4,7 +4,7 @@
 {% macro snapshot_date() -%}
     {%- set value = var('snapshot_date') -%}
     {%- if value -%}
-        {%- if not modules.re.fullmatch('\d{4}-\d{2}-\d{2}', value | string) -%}
+        {%- if not modules.re.fullmatch('[0-9]{4}-[0-9]{2}-[0-9]{2}', value | string) -%}
             {{ exceptions.raise_compiler_error("var('snapshot_date') must be YYYY-MM-DD, got '" ~ value ~ "'") }}
         {%- endif -%}
         date '{{ value }}'

@@ -8,6 +8,8 @@ from pathlib import Path
 import duckdb
 import pytest
 
+from territory.plan import DEFAULT_PLAN_PATH
+
 pytestmark = pytest.mark.e2e
 TERRITORY = [str(Path(sys.executable).with_name("territory"))]  # the installed console script
 SNAPSHOT = "2026-06-30"
@@ -81,3 +83,30 @@ def test_query_before_any_run_says_what_to_do(tmp_path):
     result = territory(tmp_path, "query", "select 1")
     assert result.returncode == 1
     assert "nothing is published yet" in result.stderr and "territory demo" in result.stderr
+
+
+def test_plan_check_accepts_the_shipped_plan_and_names_a_bad_key(tmp_path):
+    result = territory(tmp_path, "plan", "check")
+    assert result.returncode == 0, result.stderr
+    assert "valid; tiers A, B, C, D" in result.stdout
+    bad = tmp_path / "plan.yml"
+    bad.write_text(DEFAULT_PLAN_PATH.read_text().replace("tiers: {A: 90,", "tiers: {A: 20,"))
+    result = territory(tmp_path, "plan", "check", str(bad))
+    assert result.returncode == 1
+    assert f"error: {bad}: tiers: tier floors must fall" in result.stderr and "Traceback" not in result.stderr
+
+
+def test_a_bad_plan_stops_the_run_before_any_work(tmp_path):
+    bad = tmp_path / "plan.yml"
+    bad.write_text("segments: {smb: 0}\n")
+    result = territory(tmp_path / "home", "--plan", str(bad), "demo", "--accounts", "100", "--reps", "3")
+    assert result.returncode == 1
+    assert f"error: {bad}: segments: needs exactly the segments" in result.stderr
+    assert not (tmp_path / "home" / "warehouse.duckdb").exists()
+
+
+def test_dbt_commands_run_with_the_plan_and_docs_generate(demo_home, tmp_path):
+    home, _ = demo_home
+    result = territory(home, "dbt", "docs", "generate", "--target-path", str(tmp_path / "target"))
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert (tmp_path / "target" / "catalog.json").is_file() and (tmp_path / "target" / "index.html").is_file()

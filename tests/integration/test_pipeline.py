@@ -1,5 +1,7 @@
 """Materialise the whole asset graph into a temporary TERRITORY_HOME and read what it published."""
 
+import json
+
 import duckdb
 import pytest
 from dagster import DagsterInstance
@@ -50,9 +52,40 @@ def test_the_summary_has_one_row_per_active_rep_and_adds_up(published):
     assert sum(r[2] for r in summary) == pytest.approx(total_workload)
 
 
+def test_account_segments_describe_every_account_with_its_scores(published):
+    home, _ = published
+    with duckdb.connect(str(home / "analytics.duckdb"), read_only=True) as conn:
+        rows, distinct, tiers, scored = conn.execute(
+            """
+            select count(*), count(distinct account_id), count(distinct tier),
+                count(*) filter (where icp_fit between 0 and 1 and quality_score between 0 and 100
+                    and abs(potential - potential_firmographic - potential_pipeline - potential_expansion) < 1e-6
+                    and abs(net_value - (potential * win_probability - cost_to_serve)) < 1e-6
+                    and workload_hours > 0)
+            from account_segments
+            """
+        ).fetchone()
+        needs = conn.execute("select count(*), count(*) filter (where is_winning_product) from segment_needs").fetchone()
+        conflict_types = {r[0] for r in conn.execute("select distinct conflict_type from territory_conflicts").fetchall()}
+    assert rows == distinct == scored == 1_200
+    assert tiers == 4
+    assert needs[0] > 0 and needs[1] > 0
+    # the demo CRM is dirty on purpose: each kind of conflict shows up
+    assert {"unowned_account", "inactive_owner", "contact_owner_mismatch", "family_split", "duplicate_domain"} <= conflict_types
+
+
+def test_the_warehouse_holds_the_marts(published):
+    home, _ = published
+    with duckdb.connect(str(home / "warehouse.duckdb"), read_only=True) as conn:
+        tables = {r[0] for r in conn.execute("select table_name from information_schema.tables where table_schema = 'main'").fetchall()}
+        markets = conn.execute("select count(*), sum(accounts), count(*) filter (where reps_needed >= 1) from dim_markets").fetchone()
+    assert {"dim_accounts", "dim_reps", "dim_markets", "fct_segment_needs", "fct_territory_conflicts"} <= tables
+    assert markets[1] == 1_200 and markets[2] == markets[0]
+
+
 def test_parquet_history_and_report_are_written(published):
     home, _ = published
-    for table in ("territory_assignments", "territory_summary"):
+    for table in ("territory_assignments", "territory_summary", "account_segments", "segment_needs", "territory_conflicts"):
         assert (home / "published" / table / f"snapshot_date={SNAPSHOT}" / "part-0.parquet").is_file()
     report = (home / "reports" / SNAPSHOT / "index.html").read_text()
     assert "Territory plan for 2026-06-30" in report and "<table>" in report
@@ -63,3 +96,16 @@ def test_dbt_checks_ran_and_passed(published):
     evaluations = [e for e in result.all_events if e.event_type_value == "ASSET_CHECK_EVALUATION"]
     assert len(evaluations) >= 20
     assert all(e.event_specific_data.passed for e in evaluations)
+
+
+def test_every_model_and_column_is_documented(published):
+    home, _ = published
+    manifest = json.loads(next((home / "dbt" / "runs").glob("*/manifest.json")).read_text())
+    models = [node for node in manifest["nodes"].values() if node["resource_type"] == "model"]
+    with duckdb.connect(str(home / "warehouse.duckdb"), read_only=True) as conn:
+        for model in models:
+            built = [r[0] for r in conn.execute(f"describe main.{model['name']}").fetchall()]
+            documented = {name: column["description"] for name, column in model["columns"].items()}
+            assert model["description"], f"{model['name']} has no description"
+            assert list(documented) == built, f"{model['name']}: documented columns differ from the built ones"
+            assert all(documented.values()), f"{model['name']} has a column without a description"

@@ -7,7 +7,7 @@ with scored as (
     select
         firmographics.account_id,
         {%- if icp['industries'] %}
-        (firmographics.industry in ({{ sql_list(icp['industries']) }}))::int::double as icp_industry_score,
+        coalesce(firmographics.industry in ({{ sql_list(icp['industries']) }}), false)::int::double as icp_industry_score,
         {%- else %}
         0.0 as icp_industry_score,
         {%- endif %}

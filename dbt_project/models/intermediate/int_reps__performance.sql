@@ -37,12 +37,13 @@ deals as (
 ),
 
 won_in_quota_periods as (
-    select quota.rep_id, coalesce(sum(closed.amount), 0) as won_amount
+    -- wins closed within the counted quota periods, which may have begun before the window
+    select quota.rep_id, coalesce(sum(opportunities.amount), 0) as won_amount
     from quota
-    inner join closed
-        on closed.owner_rep_id = quota.rep_id
-        and closed.is_won
-        and closed.close_date between quota.quota_start and quota.quota_end
+    inner join {{ ref('int_opportunities__as_of') }} as opportunities
+        on opportunities.owner_rep_id = quota.rep_id
+        and opportunities.is_won
+        and opportunities.close_date between quota.quota_start and quota.quota_end
     group by quota.rep_id
 ),
 

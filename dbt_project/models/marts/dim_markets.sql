@@ -14,7 +14,12 @@ with markets as (
         sum(potential) as total_potential,
         sum(potential * win_probability) as expected_value,
         sum(workload_hours) as workload_hours,
-        avg(icp_fit) as average_icp_fit
+        avg(icp_fit) as average_icp_fit,
+        -- leads: accounts not yet in a deal or a customer, and how good they are
+        count(*) filter (where funnel_stage in ('lead', 'prospect')) as leads,
+        count(*) filter (where funnel_stage in ('lead', 'prospect') and audience_segment in ('ideal', 'good')) as good_fit_leads,
+        avg(icp_fit) filter (where funnel_stage in ('lead', 'prospect')) as lead_average_icp_fit,
+        avg(quality_score) filter (where funnel_stage in ('lead', 'prospect')) as lead_average_quality_score
     from {{ ref('dim_accounts') }}
     group by market_id, region, industry_group, size_band
 ),

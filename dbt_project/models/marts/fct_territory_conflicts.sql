@@ -6,7 +6,7 @@ with accounts as (
 ),
 
 reps as (
-    select rep_id, segment, is_active from {{ ref('stg_crm__reps') }}
+    select rep_id, segment, is_active from {{ ref('int_reps__as_of') }}
 ),
 
 owned as (
@@ -23,7 +23,7 @@ conflicts as (
 
     union all
     select 'unknown_owner', 'high', account_id, 'account', account_id, owner_rep_id, null,
-        'the owner ' || owner_rep_id || ' is not a rep in the CRM'
+        'the owner ' || owner_rep_id || ' is not a rep in the CRM at the snapshot date'
     from owned
     where owner_rep_id is not null and not owner_exists
 
@@ -35,7 +35,7 @@ conflicts as (
 
     union all
     select 'segment_mismatch', 'medium', account_id, 'account', account_id, owner_rep_id, null,
-        'a ' || segment || ' account owned by a ' || owner_segment || ' rep'
+        'the account is ' || segment || ', its owner serves ' || owner_segment
     from owned
     where owner_exists and owner_segment <> segment
 

@@ -1,0 +1,11 @@
+{#- A numeric column within [min_value, max_value], both inclusive (either may be omitted): fails with each row outside; nulls pass. -#}
+{% test between(model, column_name, min_value=none, max_value=none) %}
+select {{ column_name }}
+from {{ model }}
+where {{ column_name }} is not null
+    and (
+        false
+        {%- if min_value is not none %} or {{ column_name }} < {{ min_value }}{% endif %}
+        {%- if max_value is not none %} or {{ column_name }} > {{ max_value }}{% endif %}
+    )
+{% endtest %}
