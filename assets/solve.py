@@ -5,11 +5,11 @@ import numpy as np
 import pandas as pd
 from dagster import AssetExecutionContext, AssetKey, MaterializeResult, MetadataValue, asset
 
-from assets.resources import Warehouse
+from assets.resources import RunSettings, Warehouse
 from territory.baseline import Accounts, Reps, greedy_nearest_baseline, summarize
 
 ACCOUNTS_QUERY = """
-    select account_id, latitude, longitude, segment, workload_hours, potential, owner_rep_id
+    select account_id, latitude, longitude, segment, tier, workload_hours, potential, owner_rep_id
     from main.dim_accounts order by account_id
 """
 REPS_QUERY = """
@@ -47,8 +47,9 @@ def _engine_inputs(accounts: pd.DataFrame, reps: pd.DataFrame) -> tuple[Accounts
     deps=[AssetKey("dim_accounts"), AssetKey("dim_reps")],
     kinds={"python", "duckdb"},
 )
-def baseline_assignment(context: AssetExecutionContext, warehouse: Warehouse) -> MaterializeResult:
+def baseline_assignment(context: AssetExecutionContext, warehouse: Warehouse, run_settings: RunSettings) -> MaterializeResult:
     """Greedy nearest-rep territory plan: the baseline every optimised plan is measured against."""
+    top_tier = next(iter(run_settings.plan().tiers))
     with warehouse.connect(read_only=True) as conn:
         accounts_df = conn.execute(ACCOUNTS_QUERY).df()
         reps_df = conn.execute(REPS_QUERY).df()
@@ -76,6 +77,9 @@ def baseline_assignment(context: AssetExecutionContext, warehouse: Warehouse) ->
             "segment": reps.segment,
             "region": reps_df["region"],
             "accounts": summary.accounts,
+            "top_tier_accounts": np.bincount(
+                plan.rep, weights=(accounts_df["tier"] == top_tier).to_numpy(dtype=float), minlength=len(reps.rep_id)
+            ).astype(np.int64),
             "potential": summary.potential,
             "workload_hours": summary.workload_hours,
             "capacity_hours": summary.capacity_hours,

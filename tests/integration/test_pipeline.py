@@ -42,14 +42,15 @@ def test_the_summary_has_one_row_per_active_rep_and_adds_up(published):
     home, _ = published
     with duckdb.connect(str(home / "warehouse.duckdb"), read_only=True) as conn:
         active = {r[0] for r in conn.execute("select rep_id from raw.reps where is_active").fetchall()}
-        total_workload = conn.execute("select sum(workload_hours) from dim_accounts").fetchone()[0]
+        total_workload, tier_a = conn.execute("select sum(workload_hours), count(*) filter (where tier = 'A') from dim_accounts").fetchone()
     with duckdb.connect(str(home / "analytics.duckdb"), read_only=True) as conn:
-        summary = conn.execute("select rep_id, accounts, workload_hours from territory_summary").fetchall()
+        summary = conn.execute("select rep_id, accounts, workload_hours, top_tier_accounts from territory_summary").fetchall()
         owners = {r[0] for r in conn.execute("select distinct rep_id from territory_assignments").fetchall()}
     assert {r[0] for r in summary} == active
     assert owners <= active
     assert sum(r[1] for r in summary) == 1_200
     assert sum(r[2] for r in summary) == pytest.approx(total_workload)
+    assert sum(r[3] for r in summary) == tier_a > 0
 
 
 def test_account_segments_describe_every_account_with_its_scores(published):
