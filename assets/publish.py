@@ -1,6 +1,8 @@
 """Publish: the plan goes to analytics.duckdb and dated Parquet in one atomic step, with its report."""
 
 
+import os
+
 from dagster import AssetExecutionContext, AssetKey, MaterializeResult, MetadataValue, asset
 
 from assets.resources import RunSettings, Warehouse
@@ -8,6 +10,15 @@ from territory.publication import PUBLISHED_TABLE_SOURCES, publish
 from territory.report import render_plan_report
 
 PLAN_METHOD = "greedy nearest eligible rep with capacity (baseline)"
+
+
+def _quarantined_this_run(conn, run_id: str) -> dict[str, int]:
+    """Rows of each raw table that this run set aside in the quarantine schema."""
+    tables = [r[0] for r in conn.execute("select table_name from information_schema.tables where table_schema = 'quarantine'").fetchall()]
+    return {
+        table: conn.execute(f"select count(*) from quarantine.{table} where run_id = ?", [run_id]).fetchone()[0]
+        for table in sorted(tables)
+    }
 
 
 @asset(
@@ -26,6 +37,7 @@ def territory_publication(context: AssetExecutionContext, warehouse: Warehouse, 
     snapshot_date = run_settings.snapshot()
     with warehouse.connect(read_only=True) as conn:
         tables = {name: conn.sql(f"select * from {source}").to_arrow_table() for name, source in PUBLISHED_TABLE_SOURCES.items()}
+        set_aside = _quarantined_this_run(conn, context.run.run_id)
     publication = publish(warehouse.paths, snapshot_date, tables)
 
     report = warehouse.paths.report_dir(snapshot_date) / "index.html"
@@ -36,6 +48,8 @@ def territory_publication(context: AssetExecutionContext, warehouse: Warehouse, 
             PLAN_METHOD,
             tables["territory_assignments"].to_pandas(),
             tables["territory_summary"].to_pandas(),
+            set_aside=set_aside,
+            data_docs=os.path.relpath(warehouse.paths.quality / "index.html", report.parent),
         ),
         encoding="utf-8",
     )
@@ -46,5 +60,6 @@ def territory_publication(context: AssetExecutionContext, warehouse: Warehouse, 
             "analytics_database": MetadataValue.path(str(publication.analytics)),
             "report": MetadataValue.path(str(report)),
             **{f"rows/{name}": rows for name, rows in publication.rows.items()},
+            **{f"quarantined/{table}": rows for table, rows in set_aside.items()},
         }
     )

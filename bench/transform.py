@@ -54,7 +54,7 @@ def measure(source: Path, home: Path) -> dict:
     from pipelines.definitions import build_definitions
 
     definitions = build_definitions(crm_source=FileCrmSource(path=str(source)), snapshot_date=SNAPSHOT)
-    stages = sorted(AssetSelection.groups("ingest", "transform").resolve(definitions.resolve_asset_graph()))
+    stages = sorted(AssetSelection.groups("ingest", "validate", "transform").resolve(definitions.resolve_asset_graph()))
     job = definitions.resolve_job_def("build_territories_job")
     with DagsterInstance.ephemeral() as instance, contextlib.redirect_stdout(sys.stderr):
         started = time.perf_counter()

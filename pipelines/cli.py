@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import datetime as dt
 import os
+import re
 import sys
 import time
 from pathlib import Path
@@ -233,6 +234,8 @@ def _prepare_dagster_home(home: TerritoryHome) -> None:
         settings.write_text("telemetry:\n  enabled: false\n")
 
 
+# Errors raised to explain bad input or settings in plain words.
+_EXPLAINED_ERRORS = {"SourceError", "PlanError"}
 # Errors Dagster wraps around the one the step raised; the message worth showing is inside them.
 _DAGSTER_WRAPPERS = {"DagsterExecutionStepExecutionError", "DagsterUserCodeExecutionError"}
 
@@ -243,15 +246,26 @@ def _failure_message(result, debug: bool) -> str:
 
     messages = []
     for event in result.all_events:
+        if event.event_type_value == "ASSET_CHECK_EVALUATION":  # a blocking data-quality check that failed
+            check = event.event_specific_data
+            if not check.passed and check.severity.value == "ERROR":
+                detail = check.metadata.get("critical")
+                messages.append(f"{check.asset_key.to_user_string()} {check.check_name}: {detail.value if detail else 'failed'}")
+            continue
         if event.event_type_value != "STEP_FAILURE":
             continue
         error = event.step_failure_data.error
+        if error.cls_name == "DagsterAssetCheckFailedError":  # already told, check by check
+            continue
         if debug:  # everything, the plan's dbt vars included
             messages.append(f"{event.step_key}:\n{error.to_string()}")
             continue
         while error.cls_name in _DAGSTER_WRAPPERS and error.cause is not None:
             error = error.cause
-        messages.append(f"{event.step_key}: {without_dbt_vars(error.message.strip())}")
+        message = error.message.strip()
+        if error.cls_name in _EXPLAINED_ERRORS:  # their message says it all; the class path is noise
+            message = re.sub(rf"^[\w.]*{error.cls_name}: ", "", message)
+        messages.append(f"{event.step_key}: {without_dbt_vars(message)}")
     return "the run failed.\n" + "\n".join(messages or ["(no step reported an error; see the Dagster event log)"])
 
 

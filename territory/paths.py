@@ -46,6 +46,11 @@ class TerritoryHome:
         return self.root / "dbt" / "runs"
 
     @property
+    def quality(self) -> Path:
+        """Great Expectations Data Docs of the latest validation (index.html)."""
+        return self.root / "quality"
+
+    @property
     def dagster_home(self) -> Path:
         return self.root / "dagster"
 

@@ -24,8 +24,19 @@ def _figure(label: str, value: str) -> str:
     return f'<div class="figure"><b>{html.escape(value)}</b>{html.escape(label)}</div>'
 
 
-def render_plan_report(snapshot_date: dt.date, method: str, assignments: pd.DataFrame, summary: pd.DataFrame) -> str:
-    """HTML for the plan: headline figures and each rep's load against capacity and fair share."""
+def render_plan_report(
+    snapshot_date: dt.date,
+    method: str,
+    assignments: pd.DataFrame,
+    summary: pd.DataFrame,
+    set_aside: dict[str, int] | None = None,
+    data_docs: str | None = None,
+) -> str:
+    """HTML for the plan: headline figures, each rep's load against capacity and fair share, and data quality.
+
+    `set_aside` counts the rows of each raw table the run quarantined; `data_docs` links the
+    validation's Data Docs.
+    """
     over = summary["utilization"] > 1.0
     figures = [
         _figure("accounts assigned", f"{len(assignments):,}"),
@@ -43,6 +54,13 @@ def render_plan_report(snapshot_date: dt.date, method: str, assignments: pd.Data
             f"<td>{record.workload_hours:,.0f}</td><td>{record.capacity_hours:,.0f}</td>"
             f"<td>{record.utilization:.0%}</td><td>{record.workload_deviation:+.0%}</td></tr>"
         )
+    quarantined = {table: rows for table, rows in (set_aside or {}).items() if rows}
+    quality_items = "".join(f"<li>{html.escape(t)}: {n:,} row(s) set aside</li>" for t, n in quarantined.items())
+    quality = (
+        f"<p>{'Rows that broke a data-quality rule were quarantined, not planned on:' if quarantined else 'No row was quarantined.'}</p>"
+        f"<ul>{quality_items}</ul>"
+        + (f'<p><a href="{html.escape(data_docs)}">Validation results (Data Docs)</a></p>' if data_docs else "")
+    )
     reasons = assignments["reason"].value_counts()
     reason_items = "".join(f"<li>{html.escape(str(r))}: {c:,}</li>" for r, c in reasons.items())
     return f"""<!doctype html>
@@ -51,6 +69,7 @@ def render_plan_report(snapshot_date: dt.date, method: str, assignments: pd.Data
 <h1>Territory plan for {snapshot_date}</h1>
 <p class="muted">Method: {html.escape(method)}.</p>
 <div class="figures">{''.join(figures)}</div>
+<h2>Data quality</h2>{quality}
 <h2>Why accounts went where they did</h2><ul>{reason_items}</ul>
 <h2>Reps: workload against capacity</h2>
 <table><thead><tr><th>Rep</th><th>Name · segment</th><th>Accounts</th><th>Potential</th>

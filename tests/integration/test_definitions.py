@@ -6,7 +6,7 @@ from dagster import AssetKey
 from assets.resources import DemoCrmSource, FileCrmSource
 from pipelines.definitions import defs, source_from_env
 
-GROUPS = {"ingest", "transform", "solve", "publish"}
+GROUPS = {"ingest", "validate", "transform", "solve", "publish"}
 
 
 def test_definitions_load_with_the_job_and_schedule():
@@ -25,7 +25,8 @@ def test_every_asset_sits_in_a_named_stage_with_a_description():
 
 def test_dbt_sources_are_the_ingested_raw_tables_and_the_plan_reads_the_marts():
     graph = defs.resolve_asset_graph()
-    assert AssetKey(["raw", "accounts"]) in graph.get(AssetKey("stg_crm__accounts")).parent_keys
+    assert AssetKey(["validated", "accounts"]) in graph.get(AssetKey("stg_crm__accounts")).parent_keys
+    assert AssetKey(["raw", "accounts"]) in graph.get(AssetKey(["validated", "accounts"])).parent_keys
     assert {AssetKey("dim_accounts"), AssetKey("dim_reps")} <= graph.get(AssetKey(["solve", "baseline_assignment"])).parent_keys
     assert AssetKey(["solve", "baseline_assignment"]) in graph.get(AssetKey(["publish", "territory_publication"])).parent_keys
 

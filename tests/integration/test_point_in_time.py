@@ -11,7 +11,7 @@ from pipelines.definitions import build_definitions
 
 EXTRACT_AS_OF = "2026-06-30"  # the demo extract's date
 EARLIER = dt.date(2025, 12, 31)
-TRANSFORM = AssetSelection.groups("ingest", "transform")
+TRANSFORM = AssetSelection.groups("ingest", "validate", "transform")
 
 
 def _transform(home, snapshot_date: str):

@@ -1,0 +1,174 @@
+"""Validate: Great Expectations suites guard the raw tables, and rows that break a rule are quarantined.
+
+* `raw_tables_satisfy_their_suites` runs each raw table's suite (expectations/raw_<table>.json)
+  as a blocking asset check on `raw/<table>`: a critical failure (missing columns, a row count
+  out of bounds or drifting from the previous run) stops everything downstream; row-rule
+  failures are warnings, listed with counts and sample values. The results are rendered as
+  Data Docs under TERRITORY_HOME/quality.
+* `validated_crm_tables` copies each raw table to `validated.<table>` without the rows that
+  break a row rule; those go to `quarantine.<table>` with the rule and the run. The run halts
+  when a table's quarantined share exceeds its suite's `max_quarantined_share`.
+"""
+
+
+from collections.abc import Iterator
+
+import pandas as pd
+from dagster import (
+    AssetCheckExecutionContext,
+    AssetCheckResult,
+    AssetCheckSeverity,
+    AssetCheckSpec,
+    AssetExecutionContext,
+    AssetKey,
+    AssetSpec,
+    Failure,
+    MaterializeResult,
+    MetadataValue,
+    multi_asset,
+    multi_asset_check,
+)
+
+from assets.resources import Warehouse
+from territory.contract import RAW_TABLES
+from territory.quality import ValidationReport, load_suite, row_count_bounds, split_quarantine, validate_frame
+
+# Referenced tables first: references are checked against the already validated tables.
+VALIDATION_ORDER = ("reps", "accounts", "contacts", "opportunities", "activities", "quotas", "assessments")
+CHECK_NAME = "satisfies_expectation_suite"
+
+
+def _raw_key(table: str) -> AssetKey:
+    return AssetKey(["raw", table])
+
+
+def _previous_row_count(context: AssetCheckExecutionContext, table: str) -> int | None:
+    """The raw row count of the last run that passed validation, for the drift bounds.
+
+    A blocked run never counts: re-running the same bad extract is blocked again.
+    """
+    records = context.instance.fetch_materializations(AssetKey(["validated", table]), limit=1).records
+    if not records:
+        return None
+    count = records[0].asset_materialization.metadata.get("raw_rows")
+    return None if count is None else int(count.value)
+
+
+def _failures_table(report: ValidationReport) -> str:
+    failing = [o for o in report.outcomes if not o.success]
+    if not failing:
+        return "every expectation holds"
+    rows = [
+        {
+            "rule": o.rule,
+            "severity": o.severity,
+            "rows": o.unexpected_count,
+            "share": None if o.unexpected_share is None else f"{o.unexpected_share:.2%}",
+            "samples or observed": ", ".join(o.samples) if o.samples else o.observed,
+        }
+        for o in failing
+    ]
+    return pd.DataFrame(rows).to_markdown(index=False)
+
+
+@multi_asset_check(
+    specs=[
+        AssetCheckSpec(
+            CHECK_NAME,
+            asset=_raw_key(table.name),
+            blocking=True,
+            description=f"raw {table.name} meets expectations/raw_{table.name}.json",
+        )
+        for table in RAW_TABLES
+    ],
+)
+def raw_tables_satisfy_their_suites(
+    context: AssetCheckExecutionContext, warehouse: Warehouse
+) -> Iterator[AssetCheckResult]:
+    """Each raw table against its Great Expectations suite; critical failures block the run."""
+    docs = warehouse.paths.quality
+    with warehouse.connect(read_only=True) as conn:
+        frames = {table: conn.sql(f"select * from raw.{table}").df() for table in VALIDATION_ORDER}
+    for table in VALIDATION_ORDER:
+        suite = load_suite(f"raw_{table}")
+        previous = _previous_row_count(context, table)
+        bounds = row_count_bounds(suite, previous)
+        parameters = dict(bounds)
+        for name, (ref_table, ref_column) in suite.references().items():
+            parameters[name] = frames[ref_table][ref_column].dropna().unique().tolist()
+        report = validate_frame(frames[table], suite, parameters, data_docs=docs)
+        critical, warnings = report.critical_failures, report.warnings
+        summary = "; ".join(f"{o.rule} (observed {o.observed})" for o in critical)
+        if any(o.rule == "row count within bounds" for o in critical):
+            summary += (
+                f" - expected at least {bounds['min_rows']:,}"
+                + (f" and at most {bounds['max_rows']:,} rows: the last validated run had {previous:,}, and "
+                   f"expectations/raw_{table}.json allows a change of {suite.max_row_count_change:.0%}" if previous else " rows")
+            )
+        context.log.info(f"raw.{table}: {len(critical)} critical failure(s), {len(warnings)} warning(s) {summary}".rstrip())
+        yield AssetCheckResult(
+            asset_key=_raw_key(table),
+            check_name=CHECK_NAME,
+            passed=not critical and not warnings,
+            severity=AssetCheckSeverity.ERROR if critical else AssetCheckSeverity.WARN,
+            metadata={
+                "rows": report.rows,
+                "critical_failures": len(critical),
+                "critical": summary or "none",
+                "warnings": len(warnings),
+                "failing_expectations": MetadataValue.md(_failures_table(report)),
+                "data_docs": MetadataValue.path(str(docs / "index.html")),
+            },
+        )
+
+
+@multi_asset(
+    specs=[
+        AssetSpec(
+            AssetKey(["validated", table.name]),
+            deps=[_raw_key(table.name)],
+            description=f"CRM {table.name} without the rows that break a row rule of its suite (those are quarantined).",
+            group_name="validate",
+            kinds={"duckdb"},
+        )
+        for table in RAW_TABLES
+    ],
+    name="validated_crm_tables",
+)
+def validated_crm_tables(context: AssetExecutionContext, warehouse: Warehouse) -> Iterator[MaterializeResult]:
+    """The raw tables minus their quarantined rows; halts when a table loses more than its suite allows."""
+    reports = {}
+    with warehouse.connect() as conn:
+        for table in VALIDATION_ORDER:
+            reports[table] = split_quarantine(conn, table, load_suite(f"raw_{table}"), context.run.run_id)
+    too_many = []
+    for table in VALIDATION_ORDER:
+        report, limit = reports[table], load_suite(f"raw_{table}").max_quarantined_share
+        for broken in report.broken:
+            context.log.warning(
+                f"quarantined {broken.rows:,} row(s) of {table} that break '{broken.rule}' (e.g. {', '.join(broken.samples)})"
+            )
+        if report.share > limit:
+            rules = "; ".join(f"{b.rule}: {b.rows:,} (e.g. {', '.join(b.samples[:3])})" for b in report.broken)
+            too_many.append(
+                f"{table}: {report.quarantined:,} of {report.rows:,} rows ({report.share:.1%}) break a rule, "
+                f"more than the {limit:.1%} allowed - {rules}"
+            )
+    if too_many:
+        raise Failure(
+            description="too many bad rows to plan on; they are in the warehouse's quarantine schema:\n" + "\n".join(too_many)
+        )
+    for table in RAW_TABLES:
+        report = reports[table.name]
+        yield MaterializeResult(
+            asset_key=AssetKey(["validated", table.name]),
+            metadata={
+                "dagster/row_count": report.rows - report.quarantined,
+                "raw_rows": report.rows,
+                "quarantined_rows": report.quarantined,
+                "quarantined_share": report.share,
+                "broken_rules": MetadataValue.md(
+                    pd.DataFrame([vars(b) for b in report.broken]).to_markdown(index=False) if report.broken else "none"
+                ),
+            },
+        )

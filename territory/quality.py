@@ -1,0 +1,297 @@
+"""Data-quality gates: Great Expectations suites, and quarantine of the rows that break them.
+
+A suite is a Great Expectations 1.x suite stored as JSON in `expectations/<name>.json`. Its
+`meta` carries the gate's thresholds (`min_rows`, `max_row_count_change`,
+`max_quarantined_share`). Two kinds of rule:
+
+* **table rules** (columns present, row count within bounds and within `max_row_count_change`
+  of the previous run) are `critical`: a failure stops the run before anything is planned;
+* **row rules** (keys present and unique, values in range or in their set, references to an
+  existing account or rep) are `warning`: rows that break them are moved to a quarantine
+  table with the rule they broke, and the run goes on with the clean rows as long as the
+  quarantined share stays under `max_quarantined_share`.
+
+`split_quarantine` compiles the row rules to DuckDB SQL (fast on tens of millions of rows);
+`validate_frame` runs the whole suite with Great Expectations on a DataFrame and reports each
+failing expectation with counts and sample values. A suite parameter `{"$PARAMETER":
+"<table>__<column>"}` stands for the values of that column of that table (a reference);
+`min_rows` and `max_rows` are the row-count bounds. Great Expectations is imported only when
+a suite is validated: it costs seconds per process.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import duckdb
+import pandas as pd
+
+EXPECTATIONS_DIR = Path(__file__).resolve().parents[1] / "expectations"
+SAMPLE_VALUES = 5
+
+
+@dataclass(frozen=True)
+class Suite:
+    """One stored suite: its name, its expectations as stored, and the gate's thresholds."""
+
+    name: str
+    expectations: list[dict[str, Any]]
+    min_rows: int
+    max_row_count_change: float
+    max_quarantined_share: float
+
+    @property
+    def row_rules(self) -> list[dict[str, Any]]:
+        return [e for e in self.expectations if e.get("severity") == "warning"]
+
+    def references(self) -> dict[str, tuple[str, str]]:
+        """Suite parameters naming another table's column: parameter -> (table, column)."""
+        found = {}
+        for expectation in self.expectations:
+            for value in expectation["kwargs"].values():
+                if isinstance(value, dict) and "__" in value.get("$PARAMETER", ""):
+                    table, column = value["$PARAMETER"].split("__", 1)
+                    found[value["$PARAMETER"]] = (table, column)
+        return found
+
+
+def load_suite(name: str, folder: Path = EXPECTATIONS_DIR) -> Suite:
+    """The suite `expectations/<name>.json`."""
+    path = folder / f"{name}.json"
+    document = json.loads(path.read_text(encoding="utf-8"))
+    meta = document.get("meta", {})
+    return Suite(
+        name=document["name"],
+        expectations=document["expectations"],
+        min_rows=int(meta.get("min_rows", 0)),
+        max_row_count_change=float(meta.get("max_row_count_change", 1.0)),
+        max_quarantined_share=float(meta.get("max_quarantined_share", 0.0)),
+    )
+
+
+def describe_rule(expectation: dict[str, Any]) -> str:
+    """A short, readable name of a rule, e.g. `latitude between -90 and 90`."""
+    kind, kwargs = expectation["type"], expectation["kwargs"]
+    column = kwargs.get("column", "")
+    if kind == "expect_column_values_to_not_be_null":
+        return f"{column} is not null"
+    if kind == "expect_column_values_to_be_unique":
+        return f"{column} is unique"
+    if kind == "expect_column_values_to_be_between":
+        low, high = kwargs.get("min_value"), kwargs.get("max_value")
+        low_op = ">" if kwargs.get("strict_min") else ">="
+        high_op = "<" if kwargs.get("strict_max") else "<="
+        parts = [f"{low_op} {low:g}" if low is not None else "", f"{high_op} {high:g}" if high is not None else ""]
+        return f"{column} {' and '.join(p for p in parts if p)}"
+    if kind == "expect_column_values_to_be_in_set":
+        value_set = kwargs["value_set"]
+        if isinstance(value_set, dict):
+            table, ref_column = value_set["$PARAMETER"].split("__", 1)
+            return f"{column} refers to an existing {table}.{ref_column}"
+        return f"{column} in ({', '.join(map(str, value_set))})"
+    if kind == "expect_table_row_count_to_be_between":
+        return "row count within bounds"
+    if kind == "expect_table_columns_to_match_set":
+        return "contract columns present"
+    return kind.removeprefix("expect_").replace("_", " ") + (f" ({column})" if column else "")
+
+
+def _literal(value: Any) -> str:
+    if isinstance(value, str):
+        return "'" + value.replace("'", "''") + "'"
+    return repr(value)
+
+
+def _broken_when(expectation: dict[str, Any], schema: str) -> str:
+    """SQL true for the rows that break a row rule (nulls pass every rule but not-null, as in GX)."""
+    kind, kwargs = expectation["type"], expectation["kwargs"]
+    column = f'"{kwargs["column"]}"'
+    if kind == "expect_column_values_to_not_be_null":
+        return f"{column} is null"
+    if kind == "expect_column_values_to_be_unique":
+        return f"{column} is not null and count(*) over (partition by {column}) > 1"
+    if kind == "expect_column_values_to_be_between":
+        conditions = []
+        if kwargs.get("min_value") is not None:
+            conditions.append(f"{column} {'<=' if kwargs.get('strict_min') else '<'} {_literal(kwargs['min_value'])}")
+        if kwargs.get("max_value") is not None:
+            conditions.append(f"{column} {'>=' if kwargs.get('strict_max') else '>'} {_literal(kwargs['max_value'])}")
+        return f"{column} is not null and ({' or '.join(conditions)})"
+    if kind == "expect_column_values_to_be_in_set":
+        value_set = kwargs["value_set"]
+        if isinstance(value_set, dict):
+            table, ref_column = value_set["$PARAMETER"].split("__", 1)
+            allowed = f'select "{ref_column}" from {schema}.{table}'
+        else:
+            allowed = ", ".join(_literal(v) for v in value_set)
+        return f"{column} is not null and {column} not in ({allowed})"
+    raise ValueError(f"{kind} cannot be a row rule: quarantine supports not_null, unique, between and in_set")
+
+
+@dataclass(frozen=True)
+class BrokenRule:
+    """How many rows broke one row rule, with a few of their values."""
+
+    rule: str
+    rows: int
+    samples: list[str]
+
+
+@dataclass(frozen=True)
+class QuarantineReport:
+    """What one table's split set aside."""
+
+    table: str
+    rows: int
+    quarantined: int
+    broken: list[BrokenRule]
+
+    @property
+    def share(self) -> float:
+        return self.quarantined / self.rows if self.rows else 0.0
+
+
+def split_quarantine(
+    conn: duckdb.DuckDBPyConnection, table: str, suite: Suite, run_id: str, source: str = "raw", target: str = "validated"
+) -> QuarantineReport:
+    """Copy `source.table` to `target.table` without the rows that break a row rule of `suite`.
+
+    Those rows go to `quarantine.table` with every column, the first rule each broke
+    (`quarantine_rule`), every rule it broke (`quarantine_rules`) and the run; earlier runs'
+    rows stay. References are checked against `target`, so tables that others refer to must
+    be split first.
+    """
+    rules = suite.row_rules
+    flags = [f"({_broken_when(rule, target)}) as broke_{i}" for i, rule in enumerate(rules)]
+    names = [describe_rule(rule) for rule in rules]
+    conn.execute("create schema if not exists quarantine")
+    conn.execute(f"create schema if not exists {target}")
+    checked = f"select *, {', '.join(flags) or 'true as unchecked'} from {source}.{table}"
+    conn.execute(f"create or replace temp table checked as {checked}")
+    any_broken = " or ".join(f"coalesce(broke_{i}, false)" for i in range(len(rules))) or "false"
+    flag_columns = ", ".join(f"broke_{i}" for i in range(len(rules))) or "unchecked"
+    conn.execute(f"create or replace table {target}.{table} as select * exclude ({flag_columns}) from checked where not ({any_broken})")
+    rule_list = "list_filter([" + ", ".join(f"case when broke_{i} then {_literal(n)} end" for i, n in enumerate(names)) + "], lambda r: r is not null)"
+    bad = (
+        f"select * exclude ({flag_columns}), {rule_list}[1] as quarantine_rule, "
+        f"array_to_string({rule_list}, '; ') as quarantine_rules, {_literal(run_id)} as run_id, "
+        f"current_timestamp as quarantined_at from checked where {any_broken}"
+    )
+    conn.execute(f"create table if not exists quarantine.{table} as {bad} limit 0")
+    conn.execute(f"insert into quarantine.{table} by name {bad}")
+    rows = conn.execute("select count(*) from checked").fetchone()[0]
+    broken = []
+    for i, (rule, name) in enumerate(zip(rules, names)):
+        column = f'"{rule["kwargs"]["column"]}"'
+        count, samples = conn.execute(
+            f"select count(*), list(distinct {column}::varchar)[1:{SAMPLE_VALUES}] from checked where broke_{i}"
+        ).fetchone()
+        if count:
+            broken.append(BrokenRule(name, count, [str(s) for s in samples or []]))
+    quarantined = conn.execute(f"select count(*) from checked where {any_broken}").fetchone()[0]
+    conn.execute("drop table checked")
+    return QuarantineReport(table, rows, quarantined, broken)
+
+
+@dataclass(frozen=True)
+class ExpectationOutcome:
+    """One expectation's result: what it checks, whether it held, and what broke it."""
+
+    rule: str
+    severity: str
+    success: bool
+    unexpected_count: int | None = None
+    unexpected_share: float | None = None
+    samples: list[str] = field(default_factory=list)
+    observed: str | None = None
+
+
+@dataclass(frozen=True)
+class ValidationReport:
+    """A suite's verdict on one table."""
+
+    suite: str
+    rows: int
+    outcomes: list[ExpectationOutcome]
+
+    @property
+    def critical_failures(self) -> list[ExpectationOutcome]:
+        return [o for o in self.outcomes if not o.success and o.severity == "critical"]
+
+    @property
+    def warnings(self) -> list[ExpectationOutcome]:
+        return [o for o in self.outcomes if not o.success and o.severity != "critical"]
+
+
+def row_count_bounds(suite: Suite, previous_rows: int | None) -> dict[str, int | None]:
+    """`min_rows`/`max_rows` parameters: at least the suite's minimum, and near the previous run's count."""
+    if previous_rows is None or previous_rows == 0:
+        return {"min_rows": suite.min_rows, "max_rows": None}
+    change = suite.max_row_count_change
+    return {
+        "min_rows": max(suite.min_rows, int(previous_rows * (1 - change))),
+        "max_rows": int(previous_rows * (1 + change)) + 1,
+    }
+
+
+def validate_frame(
+    frame: pd.DataFrame, suite: Suite, parameters: dict[str, Any], data_docs: Path | None = None
+) -> ValidationReport:
+    """Validate `frame` with `suite` in an ephemeral Great Expectations context.
+
+    `parameters` supplies each suite parameter (row-count bounds, reference values). With
+    `data_docs`, the result is also rendered as Data Docs into that folder.
+    """
+    import great_expectations as gx
+    from great_expectations.core.expectation_suite import ExpectationSuite
+
+    context = gx.get_context(mode="ephemeral")
+    context.variables.progress_bars = {"globally": False}
+    if data_docs is not None:
+        context.add_data_docs_site(
+            site_name="territory",
+            site_config={
+                "class_name": "SiteBuilder",
+                "store_backend": {"class_name": "TupleFilesystemStoreBackend", "base_directory": str(data_docs)},
+                "site_index_builder": {"class_name": "DefaultSiteIndexBuilder"},
+            },
+        )
+    # each expectation carries its readable rule name in meta, which the result hands back
+    named = [{**e, "meta": {**e.get("meta", {}), "rule": describe_rule(e)}} for e in suite.expectations]
+    gx_suite = context.suites.add(ExpectationSuite(name=suite.name, expectations=named))
+    batch_definition = (
+        context.data_sources.add_pandas("warehouse").add_dataframe_asset(suite.name).add_batch_definition_whole_dataframe("all")
+    )
+    definition = context.validation_definitions.add(
+        gx.ValidationDefinition(name=suite.name, data=batch_definition, suite=gx_suite)
+    )
+    actions = [gx.checkpoint.UpdateDataDocsAction(name="data_docs")] if data_docs is not None else []
+    checkpoint = context.checkpoints.add(
+        gx.Checkpoint(
+            name=suite.name,
+            validation_definitions=[definition],
+            actions=actions,
+            result_format={"result_format": "SUMMARY", "partial_unexpected_count": SAMPLE_VALUES},
+        )
+    )
+    result = checkpoint.run(batch_parameters={"dataframe": frame}, expectation_parameters=parameters)
+    validation = next(iter(result.run_results.values()))
+    outcomes = []
+    for item in validation.results:
+        config = item.expectation_config
+        details = item.result or {}
+        outcomes.append(
+            ExpectationOutcome(
+                rule=config.meta["rule"],
+                severity=str(getattr(config.severity, "value", config.severity or "critical")),
+                success=bool(item.success),
+                unexpected_count=details.get("unexpected_count"),
+                unexpected_share=(details.get("unexpected_percent") or 0.0) / 100 if "unexpected_percent" in details else None,
+                samples=[str(v) for v in details.get("partial_unexpected_list") or []][:SAMPLE_VALUES],
+                observed=None if details.get("observed_value") is None else str(details.get("observed_value"))[:200],
+            )
+        )
+    return ValidationReport(suite.name, len(frame), outcomes)
