@@ -16,7 +16,7 @@ def _quarantined_this_run(conn, run_id: str) -> dict[str, int]:
     """Rows of each raw table that this run set aside in the quarantine schema."""
     tables = [r[0] for r in conn.execute("select table_name from information_schema.tables where table_schema = 'quarantine'").fetchall()]
     return {
-        table: conn.execute(f"select count(*) from quarantine.{table} where run_id = ?", [run_id]).fetchone()[0]
+        table: conn.execute(f"select count(*) from quarantine.{table} where run_id = ?", [run_id]).fetchall()[0][0]
         for table in sorted(tables)
     }
 

@@ -235,7 +235,7 @@ def _prepare_dagster_home(home: TerritoryHome) -> None:
 
 
 # Errors raised to explain bad input or settings in plain words.
-_EXPLAINED_ERRORS = {"SourceError", "PlanError"}
+_EXPLAINED_ERRORS = {"SourceError", "PlanError", "Failure"}
 # Errors Dagster wraps around the one the step raised; the message worth showing is inside them.
 _DAGSTER_WRAPPERS = {"DagsterExecutionStepExecutionError", "DagsterUserCodeExecutionError"}
 

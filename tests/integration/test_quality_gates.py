@@ -47,7 +47,9 @@ def dirty_run(crm, tmp_path_factory):
     write_tables({**crm, "accounts": accounts, "activities": activities}, folder)
     home = tmp_path_factory.mktemp("home")
     instance = DagsterInstance.ephemeral()
-    result = _run(home, folder, instance)
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr("assets.validate.GX_MAX_ROWS", 5_000)  # activities are validated on a sample
+        result = _run(home, folder, instance)
     assert result.success
     return home, result, instance, crm
 
@@ -85,7 +87,7 @@ def test_row_rule_failures_are_warnings_listed_with_counts_and_samples(dirty_run
     checks = {
         e.event_specific_data.asset_key.path[-1]: e.event_specific_data
         for e in result.all_events
-        if e.event_type_value == "ASSET_CHECK_EVALUATION" and e.event_specific_data.check_name == "satisfies_expectation_suite"
+        if e.event_type_value == "ASSET_CHECK_EVALUATION" and e.event_specific_data.asset_key.path[0] == "raw"
     }
     assert set(checks) == {"accounts", "contacts", "opportunities", "activities", "reps", "quotas", "assessments"}
     accounts = checks["accounts"]
@@ -93,6 +95,19 @@ def test_row_rule_failures_are_warnings_listed_with_counts_and_samples(dirty_run
     listing = accounts.metadata["failing_expectations"].value
     assert "latitude >= -90 and <= 90" in listing and "200.0" in listing
     assert checks["reps"].passed
+    activities = checks["activities"].metadata
+    assert activities["validated_rows"].value == 5_000 < activities["rows"].value
+
+
+def test_the_key_outputs_meet_their_suites(dirty_run):
+    _, result, _, _ = dirty_run
+    outputs = {
+        e.event_specific_data.asset_key.to_user_string(): e.event_specific_data.passed
+        for e in result.all_events
+        if e.event_type_value == "ASSET_CHECK_EVALUATION" and e.event_specific_data.check_name == "satisfies_expectation_suite"
+        and e.event_specific_data.asset_key.path[0] != "raw"
+    }
+    assert outputs == {"dim_accounts": True, "dim_reps": True, "solve/baseline_assignment": True}
 
 
 def test_too_many_bad_rows_halt_the_run_and_leave_the_publication(dirty_run, crm, tmp_path):
