@@ -69,7 +69,6 @@ class Suite:
         )
 
 
-
 def _reference(expectation: dict[str, Any]) -> tuple[str, str] | None:
     """(table, column) when the rule's allowed values are `{"$PARAMETER": "<table>__<column>"}`."""
     value_set = expectation["kwargs"].get("value_set")

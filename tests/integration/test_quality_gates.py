@@ -4,7 +4,6 @@ import datetime as dt
 
 import duckdb
 import pyarrow as pa
-import pyarrow.compute as pc
 import pytest
 from dagster import DagsterInstance
 
@@ -29,11 +28,16 @@ def _run(home, folder, instance):
         return definitions.resolve_job_def("build_territories_job").execute_in_process(instance=instance, raise_on_error=False)
 
 
+def _plain(table: pa.Table) -> pa.Table:
+    """`table` with dictionary-encoded columns decoded, so that single values can be replaced."""
+    return pa.table({c: table[c].cast(table[c].type.value_type) if pa.types.is_dictionary(table[c].type) else table[c]
+                     for c in table.column_names})
+
+
 @pytest.fixture(scope="module")
 def crm():
     tables = generate_demo_crm(DemoSpec(accounts=800, reps=8, seed=9, as_of=dt.date.fromisoformat(SNAPSHOT)))
-    return {name: pa.table({c: t[c].cast(t[c].type.value_type) if pa.types.is_dictionary(t[c].type) else t[c] for c in t.column_names})
-            for name, t in tables.items()}
+    return {name: _plain(table) for name, table in tables.items()}
 
 
 @pytest.fixture(scope="module")
