@@ -15,6 +15,7 @@
 
 
 from collections.abc import Iterator
+from dataclasses import dataclass, field
 
 import pandas as pd
 from dagster import (
@@ -153,43 +154,56 @@ def _check_result(
     )
 
 
-# The key outputs: (asset, suite, query of the table the suite validates).
+@dataclass(frozen=True)
+class Output:
+    """A key output and its suite: the table the suite reads, and the warehouse facts its parameters need."""
+
+    key: AssetKey
+    suite: str
+    query: str
+    value_lists: dict[str, str] = field(default_factory=dict)  # suite parameter -> query of its allowed values
+    exact_rows_query: str | None = None  # the row count the table must have, when it is known
+
+
 OUTPUTS = (
-    (AssetKey("dim_accounts"), "output_dim_accounts", "select * from main.dim_accounts"),
-    (AssetKey("dim_reps"), "output_dim_reps", "select * from main.dim_reps"),
-    (AssetKey(["solve", "baseline_assignment"]), "output_territory_assignments", "select * from solve.territory_assignments"),
+    Output(AssetKey("dim_accounts"), "output_dim_accounts", "select * from main.dim_accounts"),
+    Output(AssetKey("dim_reps"), "output_dim_reps", "select * from main.dim_reps"),
+    Output(
+        AssetKey(["solve", "baseline_assignment"]),
+        "output_territory_assignments",
+        "select * from solve.territory_assignments",
+        value_lists={"active_rep_ids": "select rep_id from main.dim_reps where is_active"},
+        exact_rows_query="select count(*) from main.dim_accounts",  # one row per account
+    ),
 )
 
 
-def _output_check(key: AssetKey, suite_name: str, query: str) -> AssetChecksDefinition:
+def _output_check(output: Output) -> AssetChecksDefinition:
     @asset_check(
-        asset=key,
+        asset=output.key,
         name=CHECK_NAME,
         blocking=True,
-        description=f"{key.to_user_string()} meets expectations/{suite_name}.json",
+        description=f"{output.key.to_user_string()} meets expectations/{output.suite}.json",
     )
     def output_satisfies_its_suite(
         context: AssetCheckExecutionContext, warehouse: Warehouse, run_settings: RunSettings
     ) -> AssetCheckResult:
-        suite = load_suite(suite_name)
+        suite = load_suite(output.suite)
+        parameters = {**row_count_bounds(suite, None), "plan_tiers": list(run_settings.plan().tiers)}
         with warehouse.connect(read_only=True) as conn:
-            frame = conn.sql(query).df()
-            accounts = conn.execute("select count(*) from main.dim_accounts").fetchall()[0][0]
-            active = [r[0] for r in conn.execute("select rep_id from main.dim_reps where is_active").fetchall()]
-        parameters = {
-            **row_count_bounds(suite, None),
-            "plan_tiers": list(run_settings.plan().tiers),
-            "active_rep_ids": active,
-        }
-        if suite_name == "output_territory_assignments":  # exactly one row per account
-            parameters.update(min_rows=accounts, max_rows=accounts)
+            frame = conn.sql(output.query).df()
+            for name, query in output.value_lists.items():
+                parameters[name] = [row[0] for row in conn.execute(query).fetchall()]
+            if output.exact_rows_query:
+                rows = conn.execute(output.exact_rows_query).fetchall()[0][0]
+                parameters.update(min_rows=rows, max_rows=rows)
         report = validate_frame(frame, suite, parameters, data_docs=warehouse.paths.quality)
-        return _check_result(context, key, report, warehouse.paths.quality)
+        return _check_result(context, output.key, report, warehouse.paths.quality)
 
     return output_satisfies_its_suite
 
 
-output_checks = [_output_check(*output) for output in OUTPUTS]
+output_checks = [_output_check(output) for output in OUTPUTS]
 
 
 @multi_asset(
@@ -207,13 +221,12 @@ output_checks = [_output_check(*output) for output in OUTPUTS]
 )
 def validated_crm_tables(context: AssetExecutionContext, warehouse: Warehouse) -> Iterator[MaterializeResult]:
     """The raw tables minus their quarantined rows; halts when a table loses more than its suite allows."""
-    reports = {}
+    suites = {table: load_suite(f"raw_{table}") for table in VALIDATION_ORDER}
     with warehouse.connect() as conn:
-        for table in VALIDATION_ORDER:
-            reports[table] = split_quarantine(conn, table, load_suite(f"raw_{table}"), context.run.run_id)
+        reports = {table: split_quarantine(conn, table, suites[table], context.run.run_id) for table in VALIDATION_ORDER}
     too_many = []
     for table in VALIDATION_ORDER:
-        report, limit = reports[table], load_suite(f"raw_{table}").max_quarantined_share
+        report, limit = reports[table], suites[table].max_quarantined_share
         for broken in report.broken:
             context.log.warning(
                 f"quarantined {broken.rows:,} row(s) of {table} that break '{broken.rule}' (e.g. {', '.join(broken.samples)})"
