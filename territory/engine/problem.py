@@ -4,6 +4,7 @@
     subject to  sum_{k: unit(k) = i} x_k = 1                        every unit gets one rep
                 lower[j, m] <= sum_{k: rep(k) = j} a[unit(k), m] x_k <= upper[j, m]
                                                                      every rep j, measure m
+                sum_k g_k x_k <= budget                              the disruption budget
                 x_k in {0, 1}
 
 over the candidate pairs k = (unit, rep) that are eligible at all; a unit is an account or an
@@ -14,6 +15,7 @@ candidate. Pairs are stored sorted by unit, so that per-unit reductions are cont
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cached_property
 
 import numpy as np
 
@@ -28,6 +30,8 @@ class AssignmentProblem:
     load: np.ndarray  # (n, M) float: what each unit adds to each balance measure
     lower: np.ndarray  # (m, M) float: each rep's lowest allowed total per measure
     upper: np.ndarray  # (m, M) float: each rep's highest allowed total per measure
+    budget_weight: np.ndarray | None = None  # (K,) g_k: what choosing the pair spends of the budget
+    budget: float = np.inf
 
     def __post_init__(self) -> None:
         n, m = self.load.shape[0], self.lower.shape[0]
@@ -42,6 +46,8 @@ class AssignmentProblem:
             raise ValueError(f"{len(missing)} unit(s) have no eligible rep, e.g. unit {missing[0]}")
         if len(self.rep) and (self.rep.min() < 0 or self.rep.max() >= m):
             raise ValueError("a candidate pair names a rep that does not exist")
+        if self.budget_weight is not None and len(self.budget_weight) != len(self.unit):
+            raise ValueError("budget_weight must have one entry per candidate pair")
 
     @property
     def units(self) -> int:
@@ -51,13 +57,25 @@ class AssignmentProblem:
     def reps(self) -> int:
         return self.lower.shape[0]
 
-    @property
+    @cached_property
     def unit_starts(self) -> np.ndarray:
         """Index of each unit's first candidate pair (for np.minimum.reduceat)."""
         return np.searchsorted(self.unit, np.arange(self.units))
 
+    @cached_property
+    def pair_load(self) -> np.ndarray:
+        """(K, M) what each candidate pair adds to its rep's totals."""
+        return self.load[self.unit]
+
+    @property
+    def has_budget(self) -> bool:
+        return self.budget_weight is not None and np.isfinite(self.budget)
+
+    def spent(self, chosen: np.ndarray) -> float:
+        """How much of the budget plan `chosen` (a candidate pair per unit) spends."""
+        return float(self.budget_weight[chosen].sum()) if self.budget_weight is not None else 0.0
+
     def rep_loads(self, chosen: np.ndarray) -> np.ndarray:
         """(m, M) totals per rep and measure when unit i takes candidate pair chosen[i]."""
-        totals = np.zeros_like(self.lower, dtype=float)
-        np.add.at(totals, self.rep[chosen], self.load)
-        return totals
+        owner = self.rep[chosen]
+        return np.column_stack([np.bincount(owner, weights=self.load[:, m], minlength=self.reps) for m in range(self.load.shape[1])])

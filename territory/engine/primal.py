@@ -1,0 +1,427 @@
+"""From the relaxed choice to a plan that keeps every band, then cheaper while it keeps them.
+
+Both phases make shift moves (one unit to another of its candidate reps), many per round:
+every candidate move is scored in one vectorised pass, and a round applies the best moves
+that share no rep, so that each applied move is exactly as scored.
+
+- repair: while some rep is outside a band, take the moves that reduce the total violation
+  (sum over reps and measures of the distance outside the band, measures scaled so that an
+  average fair share is 1), cheapest per unit of violation removed first. Moves that spend
+  the disruption budget are allowed only while the budget has room.
+- improve: take the moves that lower the cost and keep both reps inside their bands (and the
+  budget), most saving first, until none is left; then swaps of two units between two reps
+  where a single move is blocked by a band.
+"""
+
+from __future__ import annotations
+
+import time
+
+import numpy as np
+from scipy import sparse
+from scipy.optimize import Bounds, LinearConstraint, milp
+
+from territory.engine.problem import AssignmentProblem
+
+EPSILON = 1e-9
+NEIGHBOURHOOD_UNITS = 150  # units per exact re-split of two reps: small MILPs solve in milliseconds
+
+
+def _violation(totals: np.ndarray, lower: np.ndarray, upper: np.ndarray) -> np.ndarray:
+    """Distance outside the band, summed over the last axis (measures)."""
+    return (np.maximum(0.0, totals - upper) + np.maximum(0.0, lower - totals)).sum(axis=-1)
+
+
+def _non_conflicting(order: np.ndarray, source: np.ndarray, target: np.ndarray, reps: int) -> np.ndarray:
+    """The moves, taken in `order`, whose two reps are not touched by an earlier taken move."""
+    used = np.zeros(reps, dtype=bool)
+    taken = []
+    for move in order:
+        a, b = source[move], target[move]
+        if not used[a] and not used[b]:
+            used[a] = used[b] = True
+            taken.append(move)
+            if used.all():
+                break
+    return np.array(taken, dtype=np.int64)
+
+
+def _first_per_rep(order: np.ndarray, source: np.ndarray) -> np.ndarray:
+    """Of moves in `order`, the first of each source rep (keeps the conflict scan short)."""
+    _, first = np.unique(source[order], return_index=True)
+    return order[np.sort(first)]
+
+
+def construct(problem: AssignmentProblem, reduced: np.ndarray) -> np.ndarray:
+    """A first plan by regret: units propose to reps in order of reduced cost; reps accept while their upper bands hold.
+
+    Every round, each unit not yet placed proposes to its next pair by reduced cost; each rep
+    takes its proposals in order of regret (how much more the unit's second-best pair costs
+    than its best: units with most to lose first) while the accepted loads fit under its upper
+    bands. A unit refused by all of its candidates takes its cheapest pair regardless, for
+    repair to fix.
+    """
+    unit, starts = problem.unit, problem.unit_starts
+    order = np.lexsort((np.arange(len(unit)), reduced, unit))  # each unit's pairs, cheapest first
+    sizes = np.diff(np.append(starts, len(unit)))
+    best = reduced[order[starts]]
+    second = np.where(sizes > 1, reduced[order[np.minimum(starts + 1, len(unit) - 1)]], np.inf)
+    regret = np.minimum(second - best, np.finfo(float).max)
+    choice = np.full(problem.units, -1, dtype=np.int64)
+    attempt = np.zeros(problem.units, dtype=np.int64)
+    totals = np.zeros_like(problem.lower)
+    waiting = np.arange(problem.units)
+    while len(waiting):
+        exhausted = attempt[waiting] >= sizes[waiting]
+        forced = waiting[exhausted]
+        choice[forced] = order[starts[forced]]
+        np.add.at(totals, problem.rep[choice[forced]], problem.load[forced])
+        waiting = waiting[~exhausted]
+        proposal = order[starts[waiting] + attempt[waiting]]
+        rep = problem.rep[proposal]
+        queue = np.lexsort((waiting, -regret[waiting], rep))
+        rep_sorted, load_sorted = rep[queue], problem.load[waiting[queue]]
+        cumulative = np.cumsum(load_sorted, axis=0)
+        first = np.searchsorted(rep_sorted, rep_sorted)
+        before = np.where(first[:, None] > 0, cumulative[np.maximum(first - 1, 0)], 0.0)
+        fits = np.all(totals[rep_sorted] + cumulative - before <= problem.upper[rep_sorted] + EPSILON, axis=1)
+        # a rep takes the longest run of its queue that fits (later proposals wait for their next pair)
+        fits &= np.maximum.accumulate(np.where(~fits, np.arange(len(fits)), -1)) < first
+        accepted = waiting[queue[fits]]
+        choice[accepted] = proposal[queue[fits]]
+        np.add.at(totals, problem.rep[choice[accepted]], problem.load[accepted])
+        refused = waiting[queue[~fits]]
+        attempt[refused] += 1
+        waiting = np.sort(refused)
+    return choice
+
+
+def sampled_choice(problem: AssignmentProblem, weights: np.ndarray, seed: int = 0) -> np.ndarray:
+    """Round a fractional assignment: each unit draws one of its pairs with its weight (a fixed seed: deterministic).
+
+    Totals then deviate from the fractional totals by a sum of independent draws, far less than
+    taking every unit's heaviest pair, which sends all near-tied units the same way.
+    """
+    starts = problem.unit_starts
+    cumulative = np.cumsum(weights)
+    before = np.concatenate([[0.0], cumulative])[starts]
+    draw = before + np.random.default_rng(seed).random(problem.units) * np.add.reduceat(weights, starts)
+    ends = np.append(starts[1:], len(weights))
+    return np.clip(np.searchsorted(cumulative, draw, side="right"), starts, ends - 1)
+
+
+def repair(problem: AssignmentProblem, choice: np.ndarray, deadline: float) -> tuple[np.ndarray, bool]:
+    """Shift units until every band holds or the deadline passes; returns the plan and whether it is feasible."""
+    choice = choice.copy()
+    lower, upper = problem.lower, problem.upper
+    totals = problem.rep_loads(choice)
+    while time.perf_counter() < deadline:
+        rep_violation = _violation(totals, lower, upper)
+        spent = problem.spent(choice)
+        if rep_violation.max() <= EPSILON and spent <= problem.budget + EPSILON:
+            return choice, True
+        current = choice[problem.unit]
+        source, target = problem.rep[current], problem.rep
+        touching = (source != target) & ((rep_violation[source] > EPSILON) | (rep_violation[target] > EPSILON))
+        if spent > problem.budget + EPSILON:  # over budget: moves back towards the current owners
+            touching = (source != target) & (problem.budget_weight < problem.budget_weight[current])
+        moves = np.flatnonzero(touching)
+        if not len(moves):
+            return choice, False
+        a, b, load = source[moves], target[moves], problem.pair_load[moves]
+        gain = (
+            rep_violation[a] - _violation(totals[a] - load, lower[a], upper[a])
+            + rep_violation[b] - _violation(totals[b] + load, lower[b], upper[b])
+        )
+        extra = problem.cost[moves] - problem.cost[current[moves]]
+        if problem.has_budget:
+            spend = problem.budget_weight[moves] - problem.budget_weight[current[moves]]
+            if spent > problem.budget + EPSILON:
+                gain = gain + np.minimum(-spend, spent - problem.budget) * (rep_violation.max() + 1.0)
+            else:
+                gain = np.where(spent + spend <= problem.budget + EPSILON, gain, 0.0)
+        useful = gain > EPSILON
+        if not useful.any():
+            return choice, False
+        moves, gain, extra = moves[useful], gain[useful], extra[useful]
+        order = np.lexsort((moves, extra / gain))
+        order = _first_per_rep(order, source[moves])
+        taken = moves[_non_conflicting(order, source[moves], problem.rep[moves], problem.reps)]
+        if problem.has_budget:  # keep the round's total spend within the room the budget has
+            spend = problem.budget_weight[taken] - problem.budget_weight[choice[problem.unit[taken]]]
+            over = spent > problem.budget + EPSILON
+            taken = taken[np.flatnonzero(spend <= 0) if over else _within_budget(spend, problem.budget - spent)]
+        _apply(problem, choice, totals, taken)
+    feasible = _violation(totals, lower, upper).max() <= EPSILON and problem.spent(choice) <= problem.budget + EPSILON
+    return choice, bool(feasible)
+
+
+def _within_budget(spend: np.ndarray, room: float) -> np.ndarray:
+    """Indices of moves, in order, whose running spend stays within `room`."""
+    return np.flatnonzero(np.cumsum(np.maximum(spend, 0.0)) <= room + EPSILON)
+
+
+def _apply(problem: AssignmentProblem, choice: np.ndarray, totals: np.ndarray, pairs: np.ndarray) -> None:
+    units = problem.unit[pairs]
+    old = choice[units]
+    np.add.at(totals, problem.rep[old], -problem.load[units])
+    np.add.at(totals, problem.rep[pairs], problem.load[units])
+    choice[units] = pairs
+
+
+def improve(problem: AssignmentProblem, choice: np.ndarray, deadline: float) -> np.ndarray:
+    """Cheaper plans by feasible shifts, then swaps, until neither helps or the deadline passes (the plan must be feasible)."""
+    choice = choice.copy()
+    totals = problem.rep_loads(choice)
+    tolerance = EPSILON * np.maximum(1.0, np.abs(problem.upper))
+    while time.perf_counter() < deadline:
+        moved = _shift_round(problem, choice, totals, tolerance)
+        if not moved and not _swap_round(problem, choice, totals, tolerance):
+            break
+    return choice
+
+
+def _room(problem: AssignmentProblem, choice: np.ndarray) -> float:
+    return problem.budget - problem.spent(choice) if problem.has_budget else np.inf
+
+
+def _shift_round(problem: AssignmentProblem, choice: np.ndarray, totals: np.ndarray, tolerance: np.ndarray) -> bool:
+    current = choice[problem.unit]
+    saving = problem.cost[current] - problem.cost
+    moves = np.flatnonzero(saving > EPSILON * np.maximum(1.0, np.abs(problem.cost)))
+    if not len(moves):
+        return False
+    a, b, load = problem.rep[current[moves]], problem.rep[moves], problem.pair_load[moves]
+    fits = np.all(totals[a] - load >= problem.lower[a] - tolerance[a], axis=1)
+    fits &= np.all(totals[b] + load <= problem.upper[b] + tolerance[b], axis=1)
+    moves = moves[fits]
+    if not len(moves):
+        return False
+    order = np.lexsort((moves, -saving[moves]))
+    order = _first_per_rep(order, problem.rep[current[moves]])
+    taken = moves[_non_conflicting(order, problem.rep[current[moves]], problem.rep[moves], problem.reps)]
+    if problem.has_budget:
+        spend = problem.budget_weight[taken] - problem.budget_weight[current[taken]]
+        taken = taken[_within_budget(spend, _room(problem, choice))]
+    _apply(problem, choice, totals, taken)
+    return len(taken) > 0
+
+
+def _swap_round(problem: AssignmentProblem, choice: np.ndarray, totals: np.ndarray, tolerance: np.ndarray) -> bool:
+    """Exchange two units between two reps where each would rather have the other's rep.
+
+    For every improving shift i: a -> b that a band blocks, look for a unit i' at b with a
+    candidate pair at a such that the exchange keeps both bands and saves in total.
+    """
+    current = choice[problem.unit]
+    saving = problem.cost[current] - problem.cost
+    wanted = np.flatnonzero(saving > EPSILON * np.maximum(1.0, np.abs(problem.cost)))
+    if not len(wanted):
+        return False
+    # index the wanted moves by (source rep, target rep): a swap pairs a -> b with b -> a
+    a, b = problem.rep[current[wanted]], problem.rep[wanted]
+    key = a * problem.reps + b
+    order = np.lexsort((wanted, -saving[wanted], key))
+    wanted, key, a, b = wanted[order], key[order], a[order], b[order]
+    reverse = b * problem.reps + a
+    starts = np.searchsorted(key, reverse, side="left")
+    ends = np.searchsorted(key, reverse, side="right")
+    used = np.zeros(problem.reps, dtype=bool)
+    swapped = False
+    room = _room(problem, choice)
+    for i in np.flatnonzero(ends > starts):
+        if used[a[i]] or used[b[i]]:
+            continue
+        first = wanted[i]
+        partners = wanted[starts[i] : ends[i]][:64]  # the partners that save most are first
+        change = problem.pair_load[first] - problem.pair_load[partners]  # what a gives to b, net
+        fits = np.all(totals[a[i]] - change >= problem.lower[a[i]] - tolerance[a[i]], axis=1)
+        fits &= np.all(totals[a[i]] - change <= problem.upper[a[i]] + tolerance[a[i]], axis=1)
+        fits &= np.all(totals[b[i]] + change <= problem.upper[b[i]] + tolerance[b[i]], axis=1)
+        fits &= np.all(totals[b[i]] + change >= problem.lower[b[i]] - tolerance[b[i]], axis=1)
+        if problem.has_budget:
+            spend = (problem.budget_weight[first] - problem.budget_weight[current[first]]
+                     + problem.budget_weight[partners] - problem.budget_weight[current[partners]])
+            fits &= spend <= room + EPSILON
+        if not fits.any():
+            continue
+        second = partners[np.argmax(fits)]
+        pair = np.array([first, second])
+        if problem.has_budget:
+            room -= float((problem.budget_weight[pair] - problem.budget_weight[current[pair]]).sum())
+        _apply(problem, choice, totals, pair)
+        used[a[i]] = used[b[i]] = True
+        swapped = True
+    return swapped
+
+
+def reoptimise(problem: AssignmentProblem, choice: np.ndarray, pairs: np.ndarray, time_limit: float) -> np.ndarray | None:
+    """Choose anew, exactly (HiGHS MILP), among `pairs` for the units they name; every other unit keeps its pair.
+
+    `pairs` must hold each named unit's current pair. The bands of the reps the pairs touch are
+    what the fixed units leave them; so is the budget. Returns the new plan, or None when HiGHS
+    finds no plan within the time limit.
+    """
+    pairs = np.sort(pairs)
+    free = np.unique(problem.unit[pairs])
+    fixed_totals = problem.rep_loads(choice)
+    np.subtract.at(fixed_totals, problem.rep[choice[free]], problem.load[free])
+    reps, rep_row = np.unique(problem.rep[pairs], return_inverse=True)
+    measures = problem.lower.shape[1]
+    band_row = rep_row[:, None] * measures + np.arange(measures)[None, :]
+    columns = np.arange(len(pairs))
+    rows = [
+        sparse.csr_array((np.ones(len(pairs)), (np.searchsorted(free, problem.unit[pairs]), columns)), shape=(len(free), len(pairs))),
+        sparse.csr_array((problem.pair_load[pairs].ravel(), (band_row.ravel(), np.repeat(columns, measures))),
+                         shape=(len(reps) * measures, len(pairs))),
+    ]
+    low = [np.ones(len(free)), (problem.lower[reps] - fixed_totals[reps]).ravel()]
+    high = [np.ones(len(free)), (problem.upper[reps] - fixed_totals[reps]).ravel()]
+    if problem.has_budget:
+        rows.append(sparse.csr_array(problem.budget_weight[pairs][None, :]))
+        low.append(np.array([-np.inf]))
+        high.append(np.array([problem.budget - problem.spent(choice) + float(problem.budget_weight[choice[free]].sum())]))
+    result = milp(
+        problem.cost[pairs],
+        constraints=LinearConstraint(sparse.vstack(rows).tocsr(), np.concatenate(low), np.concatenate(high)),
+        integrality=np.ones(len(pairs)),
+        bounds=Bounds(0, 1),
+        options={"time_limit": max(time_limit, 0.01), "mip_rel_gap": 1e-5},
+    )
+    if result.x is None:
+        return None
+    taken = pairs[result.x > 0.5]
+    plan = choice.copy()
+    plan[problem.unit[taken]] = taken
+    return plan
+
+
+def cheapest_pairs(problem: AssignmentProblem, choice: np.ndarray, reduced: np.ndarray, units: np.ndarray, per_unit: int) -> np.ndarray:
+    """For `units`, their `per_unit` pairs of least reduced cost and their current pair."""
+    is_free = np.zeros(problem.units, dtype=bool)
+    is_free[units] = True
+    pairs = np.flatnonzero(is_free[problem.unit])
+    order = pairs[np.lexsort((pairs, reduced[pairs], problem.unit[pairs]))]
+    rank = np.arange(len(order)) - np.searchsorted(problem.unit[order], problem.unit[order])
+    return order[(rank < per_unit) | np.isin(order, choice[units])]
+
+
+class PairIndex:
+    """The candidate pairs grouped by rep and by unit, so that a two-rep neighbourhood never scans every pair."""
+
+    def __init__(self, problem: AssignmentProblem) -> None:
+        self.problem = problem
+        self.by_rep = np.argsort(problem.rep, kind="stable")
+        self.rep_starts = np.searchsorted(problem.rep[self.by_rep], np.arange(problem.reps + 1))
+        self.unit_ends = np.append(problem.unit_starts[1:], len(problem.unit))
+
+    def into(self, rep: int) -> np.ndarray:
+        """The pairs that give a unit to `rep`."""
+        return self.by_rep[self.rep_starts[rep] : self.rep_starts[rep + 1]]
+
+    def of_units(self, units: np.ndarray) -> np.ndarray:
+        """Every pair of `units`."""
+        starts, ends = self.problem.unit_starts[units], self.unit_ends[units]
+        sizes = ends - starts
+        return np.repeat(starts, sizes) + np.arange(sizes.sum()) - np.repeat(np.cumsum(sizes) - sizes, sizes)
+
+
+def _partners(problem: AssignmentProblem, index: PairIndex, choice: np.ndarray, rep: int, totals: np.ndarray) -> np.ndarray:
+    """Other reps to re-split `rep`'s units with, best first: those with room where `rep` is out of its band.
+
+    A partner's score is the number of units the two could exchange, times the share of
+    `rep`'s violation the partner has room to absorb (on the worst measure).
+    """
+    current_rep = problem.rep[choice]
+    incoming = index.into(rep)
+    outgoing = index.of_units(np.flatnonzero(current_rep == rep))
+    shared = (np.bincount(current_rep[problem.unit[incoming]], minlength=problem.reps)
+              + np.bincount(problem.rep[outgoing], minlength=problem.reps))
+    shared[rep] = 0
+    over = np.maximum(0.0, totals[rep] - problem.upper[rep])
+    under = np.maximum(0.0, problem.lower[rep] - totals[rep])
+    room = np.maximum(0.0, problem.upper - totals)  # what each rep could take
+    spare = np.maximum(0.0, totals - problem.lower)  # what each rep could give
+    with np.errstate(divide="ignore", invalid="ignore"):
+        absorbed = np.where(over > 0, np.minimum(1.0, room / over), 1.0) * np.where(under > 0, np.minimum(1.0, spare / under), 1.0)
+    score = shared * absorbed.min(axis=1)
+    order = np.lexsort((np.arange(problem.reps), -shared, -score))
+    return order[shared[order] > 0]
+
+
+def _between(problem: AssignmentProblem, index: PairIndex, choice: np.ndarray, reps: np.ndarray,
+             units: int = NEIGHBOURHOOD_UNITS) -> np.ndarray:
+    """Pairs that move units between `reps`: of the units now at one of them, the `units` that lose least by moving.
+
+    Each kept unit brings its current pair and its pairs to the other reps of the set.
+    """
+    moves = np.concatenate([index.into(rep) for rep in reps])
+    current = choice[problem.unit[moves]]
+    moves = moves[np.isin(problem.rep[current], reps) & (moves != current)]
+    if not len(moves):
+        return moves
+    unit = problem.unit[moves]
+    extra = problem.cost[moves] - problem.cost[choice[unit]]
+    order = np.lexsort((extra, unit))  # each unit's cheapest move within the set ranks it
+    first = np.unique(unit[order], return_index=True)[1]
+    kept = unit[order][first][np.argsort(extra[order][first], kind="stable")][:units]
+    return np.concatenate([moves[np.isin(unit, kept)], choice[kept]])
+
+
+def pair_repair(problem: AssignmentProblem, choice: np.ndarray, deadline: float, partners: int = 8) -> tuple[np.ndarray, bool]:
+    """Bring each rep still outside a band inside it by re-splitting units with partner reps exactly.
+
+    Each such rep tries its best partners one at a time, then two at once; a success keeps every
+    rep it touches inside its bands, so the reps outside only ever get fewer. Later passes
+    offer more units to each re-split.
+    """
+    choice = choice.copy()
+    index = PairIndex(problem)
+    totals = problem.rep_loads(choice)
+    for units in (NEIGHBOURHOOD_UNITS, 4 * NEIGHBOURHOOD_UNITS, 16 * NEIGHBOURHOOD_UNITS):
+        for rep in np.flatnonzero(_violation(totals, problem.lower, problem.upper) > EPSILON):
+            if _violation(totals[rep], problem.lower[rep], problem.upper[rep]) <= EPSILON:
+                continue
+            ranked = _partners(problem, index, choice, rep, totals)
+            groups = [ranked[i : i + 1] for i in range(min(len(ranked), partners))]
+            groups += [ranked[i : i + 2] for i in range(0, min(len(ranked) - 1, partners), 2)]
+            for group in groups:
+                if time.perf_counter() >= deadline:
+                    break
+                pairs = _between(problem, index, choice, np.array([rep, *group]), units)
+                plan = reoptimise(problem, choice, pairs, min(1.0 + units / 300, deadline - time.perf_counter()))
+                if plan is not None:
+                    choice = plan
+                    totals = problem.rep_loads(choice)
+                    break
+        if _violation(totals, problem.lower, problem.upper).max() <= EPSILON:
+            return choice, True
+    return choice, False
+
+
+def rep_pair_search(problem: AssignmentProblem, choice: np.ndarray, deadline: float, time_per_solve: float = 0.5) -> np.ndarray:
+    """Large-neighbourhood search: re-optimise exactly the split of units between two reps at a time.
+
+    Each pass visits the rep pairs by how much the shifts between them would save if no band
+    stood in the way, most first; passes repeat while one improves the plan.
+    """
+    choice = choice.copy()
+    index = PairIndex(problem)
+    cost = float(problem.cost[choice].sum())
+    improved = True
+    while improved and time.perf_counter() < deadline:
+        improved = False
+        current = choice[problem.unit]
+        saving = problem.cost[current] - problem.cost
+        wanted = np.flatnonzero(saving > EPSILON * np.maximum(1.0, np.abs(problem.cost)))
+        a, b = problem.rep[current[wanted]], problem.rep[wanted]
+        link = np.bincount(np.minimum(a, b) * problem.reps + np.maximum(a, b), weights=saving[wanted],
+                           minlength=problem.reps**2)
+        for key in np.argsort(-link, kind="stable")[: 4 * problem.reps]:
+            if link[key] <= 0 or time.perf_counter() >= deadline:
+                break
+            pairs = _between(problem, index, choice, np.array([key // problem.reps, key % problem.reps]))
+            plan = reoptimise(problem, choice, pairs, min(time_per_solve, deadline - time.perf_counter())) if len(pairs) else None
+            if plan is not None and problem.cost[plan].sum() < cost - EPSILON * max(1.0, abs(cost)):
+                choice, cost, improved = plan, float(problem.cost[plan].sum()), True
+    return choice

@@ -1,0 +1,278 @@
+"""Solve an instance: a plan that keeps every band, its cost, and a proven lower bound.
+
+1. Bands: pools of the eligibility graph and each rep's band per measure (bands.py).
+2. Diagnosis: necessary conditions (capacity per pool, units too large for every band,
+   locked units overfilling a rep, units nobody may own); if one fails, no plan is made and
+   the binding constraints are returned instead (diagnosis.py).
+3. Candidates: a unit (or a whole account family, which moves as one) keeps its cheapest
+   eligible reps and its current rep as candidate pairs.
+4. Bound: the Lagrangian dual over the candidates (lagrangian.py); then every eligible pair,
+   candidate or not, is priced at the dual's multipliers: pairs cheaper than a unit's best
+   candidate join the candidates and the dual resumes (column generation), and the bound is
+   L evaluated over every eligible pair, so it holds for the full problem.
+5. Plan: the relaxed choice at the multipliers, repaired into the bands and improved by
+   shifts and swaps (primal.py).
+"""
+
+from __future__ import annotations
+
+import resource
+import time
+from dataclasses import dataclass
+
+import numpy as np
+
+from territory.engine.bands import Bands, bands
+from territory.engine.costs import CostModel
+from territory.engine.diagnosis import diagnose, unrepaired
+from territory.engine.evaluate import evaluate
+from territory.engine.instance import Instance
+from territory.engine.lagrangian import Multipliers, default_temperatures, dual_constant, lagrangian_bound, reduced_costs
+from territory.engine.primal import improve, pair_repair, rep_pair_search, sampled_choice
+from territory.engine.problem import AssignmentProblem
+from territory.engine.solution import Solution
+
+CANDIDATES_PER_UNIT = 20
+PRICING_ROUNDS = 3
+
+
+@dataclass(frozen=True)
+class Groups:
+    """Units that move together: each family is one group, every other unit a group of its own."""
+
+    of_unit: np.ndarray  # (n,) group index
+    members: np.ndarray  # (n,) unit indices ordered by group
+    starts: np.ndarray  # (G,) where each group's members begin in `members`
+    load: np.ndarray  # (G, M) scaled measures
+    budget_weight: np.ndarray  # (G,) what moving every member away from its current rep spends
+    unit_budget_weight: np.ndarray  # (n,) what moving each unit spends (0 without a current rep)
+
+    @property
+    def count(self) -> int:
+        return len(self.starts)
+
+    @property
+    def sizes(self) -> np.ndarray:
+        return np.diff(np.append(self.starts, len(self.members)))
+
+
+def _groups(instance: Instance, scale: np.ndarray) -> Groups:
+    units = instance.units
+    n = units.count
+    key = np.where(units.family >= 0, units.family, units.family.max(initial=-1) + 1 + np.arange(n))
+    _, of_unit = np.unique(key, return_inverse=True)
+    members = np.argsort(of_unit, kind="stable")
+    starts = np.searchsorted(of_unit[members], np.arange(of_unit.max(initial=-1) + 1))
+    load = np.zeros((len(starts), len(instance.measures)))
+    np.add.at(load, of_unit, units.measures * scale)
+    weight = _budget_weight(instance)
+    owned = np.where(units.current_rep >= 0, weight, 0.0)
+    return Groups(of_unit, members, starts, load, np.bincount(of_unit, weights=owned, minlength=len(starts)), owned)
+
+
+def _budget_weight(instance: Instance) -> np.ndarray:
+    """What moving each unit spends: 1 for an account budget, its value for a value budget."""
+    if instance.max_moved_value_share is not None:
+        return instance.units.value.astype(float)
+    return np.ones(instance.units.count)
+
+
+def _budget(instance: Instance) -> float:
+    owned = instance.units.current_rep >= 0
+    weight = _budget_weight(instance)[owned].sum()
+    if instance.max_moved_value_share is not None:
+        return float(instance.max_moved_value_share * weight)
+    if instance.max_moved_share is not None:
+        return float(instance.max_moved_share * weight)
+    return np.inf
+
+
+def _group_blocks(costs: CostModel, groups: Groups):
+    """Blocks of whole groups: (group indices, their members, each group's start within the members)."""
+    size = costs.block_size()
+    g = 0
+    while g < groups.count:
+        end = min(groups.count, g + size)
+        first = groups.starts[g]
+        last = groups.starts[end] if end < groups.count else len(groups.members)
+        yield np.arange(g, end), groups.members[first:last], groups.starts[g:end] - first
+        g = end
+
+
+def _dense_block(costs: CostModel, groups: Groups, block: np.ndarray, members: np.ndarray, local: np.ndarray):
+    """Cost (inf where ineligible) and budget spend of every (group, rep) pair of a block."""
+    instance = costs.instance
+    cost = np.add.reduceat(costs.cost(members), local, axis=0)
+    eligible = np.logical_and.reduceat(costs.eligible(members), local, axis=0)
+    cost[~eligible] = np.inf
+    spend = np.repeat(groups.budget_weight[block, None], instance.reps.count, axis=1)
+    current = instance.units.current_rep[members]
+    owned = current >= 0
+    np.subtract.at(spend, (np.searchsorted(local, np.arange(len(members)), side="right")[owned] - 1, current[owned]),
+                   groups.unit_budget_weight[members][owned])
+    return cost, spend
+
+
+def _candidates(costs: CostModel, groups: Groups, per_unit: int) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Each group's cheapest eligible reps and its current rep: (group, rep, cost, spend) sorted by group."""
+    m = costs.instance.reps.count
+    keep = min(per_unit, m)
+    parts = []
+    for block, members, local in _group_blocks(costs, groups):
+        cost, spend = _dense_block(costs, groups, block, members, local)
+        chosen = np.zeros(cost.shape, dtype=bool)
+        cheapest = np.argpartition(cost, keep - 1, axis=1)[:, :keep] if keep < m else np.arange(m)[None, :]
+        np.put_along_axis(chosen, np.broadcast_to(cheapest, (len(block), cheapest.shape[1])), True, axis=1)
+        current = costs.instance.units.current_rep[members[local]]
+        has_current = current >= 0
+        chosen[np.flatnonzero(has_current), current[has_current]] = True
+        chosen &= np.isfinite(cost)
+        rows, reps = np.nonzero(chosen)
+        parts.append((block[rows], reps, cost[rows, reps], spend[rows, reps]))
+    return tuple(np.concatenate(column) for column in zip(*parts))
+
+
+def _price_all_pairs(costs: CostModel, groups: Groups, problem: AssignmentProblem, multipliers: Multipliers):
+    """L over every eligible pair at the multipliers, and per group its cheapest pair by reduced cost."""
+    price = multipliers.price
+    best_rep, best_reduced = np.empty(groups.count, dtype=np.int64), np.empty(groups.count)
+    for block, members, local in _group_blocks(costs, groups):
+        cost, spend = _dense_block(costs, groups, block, members, local)
+        reduced = cost + groups.load[block] @ price.T
+        if problem.has_budget:
+            reduced += multipliers.budget * spend
+        best_rep[block] = np.argmin(reduced, axis=1)
+        best_reduced[block] = reduced[np.arange(len(block)), best_rep[block]]
+    return float(best_reduced.sum()) + dual_constant(problem, multipliers), best_rep, best_reduced
+
+
+def _measure_scale(found: Bands) -> np.ndarray:
+    """Per measure, one over the average positive fair share: bands become comparable across measures."""
+    fair = np.where(found.fair > 0, found.fair, np.nan)
+    mean = np.nanmean(fair, axis=0) if np.isfinite(fair).any() else np.ones(fair.shape[1])
+    return np.where(np.isfinite(mean) & (mean > 0), 1.0 / mean, 1.0)
+
+
+def _with_pairs(problem: AssignmentProblem, group, rep, cost, spend) -> AssignmentProblem:
+    """The problem with more candidate pairs, kept sorted by unit."""
+    unit = np.concatenate([problem.unit, group])
+    order = np.argsort(unit, kind="stable")
+    weight = None if problem.budget_weight is None else np.concatenate([problem.budget_weight, spend])[order]
+    return AssignmentProblem(
+        unit=unit[order], rep=np.concatenate([problem.rep, rep])[order], cost=np.concatenate([problem.cost, cost])[order],
+        load=problem.load, lower=problem.lower, upper=problem.upper, budget_weight=weight, budget=problem.budget,
+    )
+
+
+def _peak_memory_mb() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
+
+
+def default_time_limit(instance: Instance) -> float:
+    """Seconds the search may run: 1.5 s plus 0.4 ms per unit (2,000 units: 2.3 s; 1,000,000: 400 s)."""
+    return 1.5 + 4e-4 * instance.units.count
+
+
+def solve(instance: Instance, time_limit: float | None = None, candidates_per_unit: int = CANDIDATES_PER_UNIT) -> Solution:
+    """The plan of least cost that keeps every rule, with its lower bound; or the diagnosis of why none exists.
+
+    The search for cheaper plans stops at `time_limit` seconds from the start (by default
+    `default_time_limit`); finding a first plan inside the bands may take up to three times that.
+    """
+    started = time.perf_counter()
+    log: list[str] = []
+    costs = CostModel(instance)
+    found = bands(instance, costs)
+    scale = _measure_scale(found)
+    groups = _groups(instance, scale)
+    group, rep, cost, spend = _candidates(costs, groups, candidates_per_unit)
+    log.append(f"{instance.units.count:,} units in {groups.count:,} groups, {instance.reps.count:,} reps, "
+               f"{len(found.pool_names)} pool(s), {len(group):,} candidate pairs")
+    binding = diagnose(instance, found, groups.of_unit, groups.load / scale, group, rep)
+    if binding:
+        return _infeasible(instance, found, binding, started, log)
+
+    budget = _budget(instance)
+    problem = AssignmentProblem(
+        unit=group, rep=rep, cost=cost, load=groups.load, lower=found.lower * scale, upper=found.upper * scale,
+        budget_weight=spend if np.isfinite(budget) else None, budget=budget,
+    )
+    dual = lagrangian_bound(problem)
+    log.append(f"dual: bound {dual.value:,.2f} over candidates after {dual.evaluations} evaluations")
+    for _ in range(PRICING_ROUNDS):
+        bound, best_rep, best_reduced = _price_all_pairs(costs, groups, problem, dual.multipliers)
+        candidate_best = np.minimum.reduceat(reduced_costs(problem, dual.multipliers), problem.unit_starts)
+        missing = np.flatnonzero(best_reduced < candidate_best - 1e-9 * np.maximum(1.0, np.abs(candidate_best)))
+        if not len(missing):
+            break
+        log.append(f"pricing: {len(missing):,} units have a cheaper pair outside their candidates; adding them")
+        new_cost, new_spend = _pair_costs(costs, groups, missing, best_rep[missing])
+        problem = _with_pairs(problem, missing, best_rep[missing], new_cost, new_spend)
+        dual = lagrangian_bound(problem, start=dual.multipliers, temperatures=default_temperatures(problem)[-2:])
+    else:
+        bound, _, _ = _price_all_pairs(costs, groups, problem, dual.multipliers)
+    log.append(f"bound over every eligible pair: {bound:,.2f}")
+
+    limit = default_time_limit(instance) if time_limit is None else time_limit
+    choice = sampled_choice(problem, dual.soft_assignment(problem))
+    # a plan inside the bands matters more than time: repair may take up to three time limits
+    choice, feasible = pair_repair(problem, choice, started + 3 * limit)
+    log.append(f"repair: {'every band holds' if feasible else 'some bands still violated'} "
+               f"after {time.perf_counter() - started:.2f} s")
+    if not feasible:
+        totals = problem.rep_loads(choice) / scale
+        over = max(0.0, problem.spent(choice) - problem.budget) if problem.has_budget else 0.0
+        return _infeasible(instance, found, unrepaired(instance, found, totals, over), started, log)
+    choice = improve(problem, choice, started + limit)
+    log.append(f"local search: cost {problem.cost[choice].sum():,.2f} after {time.perf_counter() - started:.2f} s")
+    choice = rep_pair_search(problem, choice, started + limit)
+    log.append(f"rep-pair search: cost {problem.cost[choice].sum():,.2f} after {time.perf_counter() - started:.2f} s")
+    plan = problem.rep[choice][groups.of_unit]
+    measured = evaluate(instance, found, plan, costs)
+    gap = (measured.objective - bound) / abs(measured.objective) if measured.objective else 0.0
+    log.append(f"plan: cost {measured.objective:,.2f}, gap {gap:.3%}")
+    return Solution(
+        status="optimal" if gap <= 1e-6 else "feasible",
+        rep=plan,
+        cost_terms=measured.cost_terms,
+        objective=measured.objective,
+        lower_bound=bound,
+        gap=max(0.0, gap),
+        totals=measured.totals,
+        fair_share=found.fair,
+        lower=found.lower,
+        upper=found.upper,
+        prices=dual.multipliers.price * scale,
+        max_deviation=measured.max_deviation,
+        moved_share=measured.moved_share,
+        moved_value_share=measured.moved_value_share,
+        seconds=time.perf_counter() - started,
+        peak_memory_mb=_peak_memory_mb(),
+        log=tuple(log),
+    )
+
+
+def _pair_costs(costs: CostModel, groups: Groups, group: np.ndarray, rep: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Cost and budget spend of one (group, rep) pair per entry."""
+    sizes = groups.sizes[group]
+    entry = np.repeat(np.arange(len(group)), sizes)  # the entry each member belongs to
+    offset = np.arange(len(entry)) - np.repeat(np.cumsum(sizes) - sizes, sizes)
+    members = groups.members[np.repeat(groups.starts[group], sizes) + offset]
+    pair_rep = rep[entry]
+    cost = np.bincount(entry, weights=costs.cost(members, pair_rep[:, None])[:, 0], minlength=len(group))
+    stays = costs.instance.units.current_rep[members] == pair_rep
+    saved = np.bincount(entry, weights=np.where(stays, groups.unit_budget_weight[members], 0.0), minlength=len(group))
+    return cost, groups.budget_weight[group] - saved
+
+
+def _infeasible(instance: Instance, found: Bands, binding, started: float, log: list[str]) -> Solution:
+    n, m, measures = instance.units.count, instance.reps.count, len(instance.measures)
+    log.append("no plan: " + "; ".join(b.message for b in binding))
+    return Solution(
+        status="infeasible", rep=np.full(n, -1), cost_terms=np.full((n, 3), np.nan), objective=np.nan,
+        lower_bound=np.nan, gap=np.nan, totals=np.full((m, measures), np.nan), fair_share=found.fair,
+        lower=found.lower, upper=found.upper, prices=np.zeros((m, measures)),
+        max_deviation={measure.name: np.nan for measure in instance.measures}, moved_share=np.nan,
+        moved_value_share=np.nan, seconds=time.perf_counter() - started, peak_memory_mb=_peak_memory_mb(),
+        diagnosis=tuple(binding), log=tuple(log),
+    )
