@@ -173,6 +173,61 @@ def dbt(snapshot_date: str, dbt_args: tuple[str, ...]) -> None:
     sys.exit(subprocess.run(command, cwd=DBT_PROJECT_DIR, env={**os.environ, "DBT_PROFILES_DIR": str(DBT_PROJECT_DIR)}).returncode)
 
 
+@main.command("solve")
+@click.argument("instance_file", metavar="INSTANCE.json", type=click.Path(dir_okay=False, path_type=Path))
+@click.option(
+    "--out", required=True, type=click.Path(dir_okay=False, path_type=Path), help="Where to write the result (JSON)."
+)
+@click.option(
+    "--time-limit", type=click.FloatRange(min=0, min_open=True), metavar="S", help="Seconds the solver may take."
+)
+def solve_command(instance_file: Path, out: Path, time_limit: float | None) -> None:
+    """Solve an instance file (assignment or alignment mode, see docs/engine.md) and write the plan.
+
+    Exits 1 when no plan keeps every rule, after printing what binds.
+    """
+    import json
+
+    from territory.engine.alignment import AlignmentInstance, align
+    from territory.engine.json_format import InstanceError, read_instance, solution_to_json
+    from territory.engine.solve import solve
+
+    try:
+        instance = read_instance(instance_file)
+    except InstanceError as error:
+        raise _Failure(str(error)) from error
+    if isinstance(instance, AlignmentInstance):
+        result = align(instance, time_limit=time_limit)
+    else:
+        result = solve(instance, time_limit=time_limit)
+    answer = solution_to_json(instance, result)
+    try:
+        out.parent.mkdir(parents=True, exist_ok=True)
+        out.write_text(json.dumps(answer, indent=1) + "\n")
+    except OSError as error:
+        raise _Failure(f"cannot write {out}: {error.strerror or error}") from error
+    summary = answer["summary"]
+
+    def number(value, spec: str) -> str:
+        return "-" if value is None else format(value, spec)
+
+    click.echo(f"{answer['mode']}: {summary['status']}  ({len(answer['units'])} units, {summary['seconds']:.2f} s)")
+    if summary["objective"] is not None:  # a plan exists (an infeasible alignment keeps the plan it found)
+        click.echo(f"  objective    {number(summary['objective'], ',.2f')}")
+        click.echo(f"  lower bound  {number(summary['lower_bound'], ',.2f')}  (gap {number(summary['gap'], '.2%')})")
+        deviations = ", ".join(f"{name} {number(value, '.2%')}" for name, value in summary["max_deviation"].items())
+        click.echo(f"  max deviation from fair share: {deviations}")
+        click.echo(f"  moved share  {number(summary['moved_share'], '.1%')}")
+        if answer["mode"] == "alignment":
+            contiguous = {True: "yes", False: "no", None: "not asked (no adjacency)"}[summary["contiguous"]]
+            click.echo(f"  dispersion   {number(summary['dispersion'], ',.1f')}  contiguous: {contiguous}")
+    click.echo(f"result written to {out}")
+    if not result.feasible:
+        for binding in answer["diagnosis"]:
+            click.echo(f"  - {binding['message']}", err=True)
+        raise _Failure("no plan keeps every rule; the diagnosis above says what binds")
+
+
 def _load_plan(path: Path | str | None):
     from territory.plan import PlanError, load_plan
 

@@ -57,7 +57,8 @@ def diagnose(
         room = np.bincount(bands.rep_pool, weights=bands.upper[:, column], minlength=pools)
         capacity = np.bincount(bands.rep_pool, weights=reps.capacity.astype(float), minlength=pools)
         members = np.bincount(bands.rep_pool, minlength=pools)
-        for pool in np.flatnonzero(total > room * (1 + RELATIVE_SLACK) + RELATIVE_SLACK):
+        # a pool without reps holds only units nobody may own, named above
+        for pool in np.flatnonzero((total > room * (1 + RELATIVE_SLACK) + RELATIVE_SLACK) & (members > 0)):
             name = bands.pool_names[pool]
             if measure.is_capacity and total[pool] > capacity[pool]:
                 missing = total[pool] - capacity[pool]

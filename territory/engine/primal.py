@@ -24,6 +24,7 @@ from scipy.optimize import Bounds, LinearConstraint, milp
 from territory.engine.problem import AssignmentProblem
 
 EPSILON = 1e-9
+SOLVE_SECONDS = 10.0  # HiGHS limit per re-split: far above what one takes, so that it never decides the answer
 NEIGHBOURHOOD_UNITS = 150  # units per exact re-split of two reps: small MILPs solve in milliseconds
 
 
@@ -256,11 +257,19 @@ def _swap_round(problem: AssignmentProblem, choice: np.ndarray, totals: np.ndarr
 
 
 def reoptimise(problem: AssignmentProblem, choice: np.ndarray, pairs: np.ndarray, time_limit: float) -> np.ndarray | None:
+    """The plan of `exact_split` when HiGHS finds one, else None."""
+    return exact_split(problem, choice, pairs, time_limit)[0]
+
+
+def exact_split(
+    problem: AssignmentProblem, choice: np.ndarray, pairs: np.ndarray, time_limit: float
+) -> tuple[np.ndarray | None, float]:
     """Choose anew, exactly (HiGHS MILP), among `pairs` for the units they name; every other unit keeps its pair.
 
     `pairs` must hold each named unit's current pair. The bands of the reps the pairs touch are
-    what the fixed units leave them; so is the budget. Returns the new plan, or None when HiGHS
-    finds no plan within the time limit.
+    what the fixed units leave them; so is the budget. Returns the new plan (None when HiGHS
+    finds none within the time limit) and HiGHS's proven lower bound on the neighbourhood's cost
+    plus the fixed units' cost (-inf when it proved none).
     """
     pairs = np.sort(pairs)
     free = np.unique(problem.unit[pairs])
@@ -288,12 +297,15 @@ def reoptimise(problem: AssignmentProblem, choice: np.ndarray, pairs: np.ndarray
         bounds=Bounds(0, 1),
         options={"time_limit": max(time_limit, 0.01), "mip_rel_gap": 1e-5},
     )
+    fixed_cost = float(problem.cost[choice].sum() - problem.cost[choice[free]].sum())
+    proven = getattr(result, "mip_dual_bound", None)
+    bound = fixed_cost + proven if proven is not None and np.isfinite(proven) else -np.inf
     if result.x is None:
-        return None
+        return None, bound
     taken = pairs[result.x > 0.5]
     plan = choice.copy()
     plan[problem.unit[taken]] = taken
-    return plan
+    return plan, bound
 
 
 def cheapest_pairs(problem: AssignmentProblem, choice: np.ndarray, reduced: np.ndarray, units: np.ndarray, per_unit: int) -> np.ndarray:
@@ -389,7 +401,7 @@ def pair_repair(problem: AssignmentProblem, choice: np.ndarray, deadline: float,
                 if time.perf_counter() >= deadline:
                     break
                 pairs = _between(problem, index, choice, np.array([rep, *group]), units)
-                plan = reoptimise(problem, choice, pairs, min(1.0 + units / 300, deadline - time.perf_counter()))
+                plan = reoptimise(problem, choice, pairs, SOLVE_SECONDS)
                 if plan is not None:
                     choice = plan
                     totals = problem.rep_loads(choice)
@@ -399,17 +411,19 @@ def pair_repair(problem: AssignmentProblem, choice: np.ndarray, deadline: float,
     return choice, False
 
 
-def rep_pair_search(problem: AssignmentProblem, choice: np.ndarray, deadline: float, time_per_solve: float = 0.5) -> np.ndarray:
+def rep_pair_search(problem: AssignmentProblem, choice: np.ndarray, max_solves: int, deadline: float) -> tuple[np.ndarray, int]:
     """Large-neighbourhood search: re-optimise exactly the split of units between two reps at a time.
 
     Each pass visits the rep pairs by how much the shifts between them would save if no band
-    stood in the way, most first; passes repeat while one improves the plan.
+    stood in the way, most first; passes repeat while one improves the plan, up to `max_solves`
+    re-splits in all (a budget of work, not time, so that the answer does not depend on the
+    machine). Returns the plan and the re-splits made.
     """
     choice = choice.copy()
     index = PairIndex(problem)
     cost = float(problem.cost[choice].sum())
-    improved = True
-    while improved and time.perf_counter() < deadline:
+    solves, improved = 0, True
+    while improved and solves < max_solves and time.perf_counter() < deadline:
         improved = False
         current = choice[problem.unit]
         saving = problem.cost[current] - problem.cost
@@ -418,10 +432,13 @@ def rep_pair_search(problem: AssignmentProblem, choice: np.ndarray, deadline: fl
         link = np.bincount(np.minimum(a, b) * problem.reps + np.maximum(a, b), weights=saving[wanted],
                            minlength=problem.reps**2)
         for key in np.argsort(-link, kind="stable")[: 4 * problem.reps]:
-            if link[key] <= 0 or time.perf_counter() >= deadline:
+            if link[key] <= 0 or solves >= max_solves or time.perf_counter() >= deadline:
                 break
             pairs = _between(problem, index, choice, np.array([key // problem.reps, key % problem.reps]))
-            plan = reoptimise(problem, choice, pairs, min(time_per_solve, deadline - time.perf_counter())) if len(pairs) else None
+            if not len(pairs):
+                continue
+            solves += 1
+            plan = reoptimise(problem, choice, pairs, SOLVE_SECONDS)
             if plan is not None and problem.cost[plan].sum() < cost - EPSILON * max(1.0, abs(cost)):
                 choice, cost, improved = plan, float(problem.cost[plan].sum()), True
-    return choice
+    return choice, solves

@@ -28,11 +28,12 @@ from territory.engine.diagnosis import diagnose, unrepaired
 from territory.engine.evaluate import evaluate
 from territory.engine.instance import Instance
 from territory.engine.lagrangian import Multipliers, default_temperatures, dual_constant, lagrangian_bound, reduced_costs
-from territory.engine.primal import improve, pair_repair, rep_pair_search, sampled_choice
+from territory.engine.primal import exact_split, improve, pair_repair, rep_pair_search, sampled_choice
 from territory.engine.problem import AssignmentProblem
 from territory.engine.solution import Solution
 
 CANDIDATES_PER_UNIT = 20
+EXACT_PAIRS = 2_000  # at most this many pairs: solve the whole MILP with HiGHS
 PRICING_ROUNDS = 3
 
 
@@ -169,15 +170,24 @@ def _peak_memory_mb() -> float:
 
 
 def default_time_limit(instance: Instance) -> float:
-    """Seconds the search may run: 1.5 s plus 0.4 ms per unit (2,000 units: 2.3 s; 1,000,000: 400 s)."""
-    return 1.5 + 4e-4 * instance.units.count
+    """A safety stop, in seconds: 30 s plus 1 ms per unit. Searches end by their work budget well before it."""
+    return 30.0 + 1e-3 * instance.units.count
 
 
-def solve(instance: Instance, time_limit: float | None = None, candidates_per_unit: int = CANDIDATES_PER_UNIT) -> Solution:
+def search_solves(instance: Instance) -> int:
+    """The work budget of the rep-pair search: re-splits allowed, two per rep plus fifty."""
+    return 2 * instance.reps.count + 50
+
+
+def solve(
+    instance: Instance, time_limit: float | None = None, effort: int | None = None,
+    candidates_per_unit: int = CANDIDATES_PER_UNIT,
+) -> Solution:
     """The plan of least cost that keeps every rule, with its lower bound; or the diagnosis of why none exists.
 
-    The search for cheaper plans stops at `time_limit` seconds from the start (by default
-    `default_time_limit`); finding a first plan inside the bands may take up to three times that.
+    Deterministic: the search is bounded by work (`effort` re-splits, `search_solves` by
+    default), not time; `time_limit` (default `default_time_limit`) is a safety stop, and the
+    log says when it decided the answer.
     """
     started = time.perf_counter()
     log: list[str] = []
@@ -214,21 +224,33 @@ def solve(instance: Instance, time_limit: float | None = None, candidates_per_un
     log.append(f"bound over every eligible pair: {bound:,.2f}")
 
     limit = default_time_limit(instance) if time_limit is None else time_limit
+    deadline = started + limit
     choice = sampled_choice(problem, dual.soft_assignment(problem))
-    # a plan inside the bands matters more than time: repair may take up to three time limits
-    choice, feasible = pair_repair(problem, choice, started + 3 * limit)
+    if len(problem.unit) <= EXACT_PAIRS and candidates_per_unit >= instance.reps.count:
+        # small enough to solve outright; every eligible pair is a candidate, so HiGHS's bound holds
+        plan, proven = exact_split(problem, choice, np.arange(len(problem.unit)), max(1.0, limit))
+        bound = max(bound, proven)
+        log.append(f"exact MILP over all {len(problem.unit):,} pairs: {'no plan' if plan is None else 'plan found'}")
+        if plan is not None:
+            choice = plan
+    choice, feasible = pair_repair(problem, choice, deadline)
     log.append(f"repair: {'every band holds' if feasible else 'some bands still violated'} "
                f"after {time.perf_counter() - started:.2f} s")
     if not feasible:
         totals = problem.rep_loads(choice) / scale
         over = max(0.0, problem.spent(choice) - problem.budget) if problem.has_budget else 0.0
         return _infeasible(instance, found, unrepaired(instance, found, totals, over), started, log)
-    choice = improve(problem, choice, started + limit)
+    choice = improve(problem, choice, deadline)
     log.append(f"local search: cost {problem.cost[choice].sum():,.2f} after {time.perf_counter() - started:.2f} s")
-    choice = rep_pair_search(problem, choice, started + limit)
-    log.append(f"rep-pair search: cost {problem.cost[choice].sum():,.2f} after {time.perf_counter() - started:.2f} s")
+    choice, solves = rep_pair_search(problem, choice, search_solves(instance) if effort is None else effort, deadline)
+    log.append(f"rep-pair search: cost {problem.cost[choice].sum():,.2f} after {solves} re-splits, "
+               f"{time.perf_counter() - started:.2f} s")
+    if time.perf_counter() >= deadline:
+        log.append(f"stopped by the time limit of {limit:,.0f} s: the answer may depend on the machine's speed")
     plan = problem.rep[choice][groups.of_unit]
     measured = evaluate(instance, found, plan, costs)
+    if 0 < bound - measured.objective <= 1e-7 * max(1.0, abs(measured.objective)):
+        bound = measured.objective  # HiGHS proves optimality to its own tolerance
     gap = (measured.objective - bound) / abs(measured.objective) if measured.objective else 0.0
     log.append(f"plan: cost {measured.objective:,.2f}, gap {gap:.3%}")
     return Solution(
@@ -237,7 +259,7 @@ def solve(instance: Instance, time_limit: float | None = None, candidates_per_un
         cost_terms=measured.cost_terms,
         objective=measured.objective,
         lower_bound=bound,
-        gap=max(0.0, gap),
+        gap=gap,
         totals=measured.totals,
         fair_share=found.fair,
         lower=found.lower,
