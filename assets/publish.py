@@ -9,7 +9,6 @@ from assets.resources import RunSettings, Warehouse
 from territory.publication import PUBLISHED_TABLE_SOURCES, publish
 from territory.report import render_plan_report
 
-PLAN_METHOD = "greedy nearest eligible rep with capacity (baseline)"
 
 
 def _quarantined_this_run(conn, run_id: str) -> dict[str, int]:
@@ -21,11 +20,16 @@ def _quarantined_this_run(conn, run_id: str) -> dict[str, int]:
     }
 
 
+def _plan_method(solver_runs) -> str:
+    run = solver_runs.iloc[0]
+    return f"assignment engine: {run.status}, cost within {run.gap:.2%} of its proven lower bound"
+
+
 @asset(
     key=AssetKey(["publish", "territory_publication"]),
     group_name="publish",
     deps=[
-        AssetKey(["solve", "baseline_assignment"]),
+        AssetKey(["solve", "territory_plan"]),
         AssetKey("dim_accounts"),
         AssetKey("fct_segment_needs"),
         AssetKey("fct_territory_conflicts"),
@@ -45,7 +49,7 @@ def territory_publication(context: AssetExecutionContext, warehouse: Warehouse, 
     report.write_text(
         render_plan_report(
             snapshot_date,
-            PLAN_METHOD,
+            _plan_method(tables["solver_runs"].to_pandas()),
             tables["territory_assignments"].to_pandas(),
             tables["territory_summary"].to_pandas(),
             set_aside=set_aside,

@@ -169,7 +169,7 @@ OUTPUTS = (
     Output(AssetKey("dim_accounts"), "output_dim_accounts", "select * from main.dim_accounts"),
     Output(AssetKey("dim_reps"), "output_dim_reps", "select * from main.dim_reps"),
     Output(
-        AssetKey(["solve", "baseline_assignment"]),
+        AssetKey(["solve", "territory_plan"]),
         "output_territory_assignments",
         "select * from solve.territory_assignments",
         value_lists={"active_rep_ids": "select rep_id from main.dim_reps where is_active"},

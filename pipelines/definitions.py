@@ -20,7 +20,7 @@ from dagster_dbt import DbtCliResource
 from assets.ingest import raw_crm_tables
 from assets.publish import territory_publication
 from assets.resources import CrmSource, DemoCrmSource, FileCrmSource, RunSettings, Warehouse
-from assets.solve import baseline_assignment
+from assets.solve import territory_plan
 from assets.transform import DBT_EXECUTABLE, dbt_project, territory_dbt_models
 from assets.validate import output_checks, raw_tables_satisfy_their_suites, validated_crm_tables
 from pipelines.progress import progress_logger
@@ -72,7 +72,7 @@ def source_from_env(environ: Mapping[str, str] = os.environ) -> CrmSource:
 def build_definitions(crm_source: CrmSource | None = None, snapshot_date: str | None = None) -> Definitions:
     """The project's Definitions; the CLI passes its own source and date, deployments use the environment."""
     return Definitions(
-        assets=[raw_crm_tables, validated_crm_tables, territory_dbt_models, baseline_assignment, territory_publication],
+        assets=[raw_crm_tables, validated_crm_tables, territory_dbt_models, territory_plan, territory_publication],
         asset_checks=[raw_tables_satisfy_their_suites, *output_checks],
         jobs=[build_territories_job],
         schedules=[nightly_territories_schedule],

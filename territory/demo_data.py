@@ -182,10 +182,14 @@ def _generate_reps(rng: np.random.Generator, spec: DemoSpec) -> tuple[pa.Table, 
     latitude = np.array([METROS[k].latitude for k in metro]) + rng.normal(0, 0.06, m)
     longitude = np.array([METROS[k].longitude for k in metro]) + rng.normal(0, 0.06, m)
 
-    # Every segment has an active, non-manager rep; managers (player-coaches) are one in nine.
-    segment = _categorical(rng, np.array([42.0, 38.0, 20.0]), m)
-    guaranteed = rng.choice(m, size=3, replace=False)
-    segment[guaranteed] = np.arange(3)
+    # Reps per segment follow each segment's share of the planned workload (smb, mid-market,
+    # enterprise), so that every segment's team can cover its accounts; every segment has an
+    # active, non-manager rep; managers (player-coaches) are one in nine.
+    share = np.array([34.0, 52.0, 14.0]) / 100
+    count = np.maximum(1, np.floor(share * m).astype(int))
+    count[np.argmax(share * m - count)] += m - count.sum()
+    segment = rng.permutation(np.repeat(np.arange(3), count))
+    guaranteed = np.array([rng.choice(np.flatnonzero(segment == s)) for s in range(3)])
     is_manager = rng.random(m) < 1 / 9
     is_manager[guaranteed] = False
     role = np.where(segment == 0, 0, np.where((segment == 2) & (rng.random(m) < 0.7), 2, 1))

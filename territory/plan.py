@@ -218,8 +218,52 @@ class Needs(_Section):
     min_wins: Annotated[int, Field(ge=1)]
 
 
+BALANCE_MEASURES: tuple[str, ...] = ("workload_hours", "potential", "accounts")
+ELIGIBILITY_KEYS: tuple[str, ...] = ("segment", "region")
+
+
+class AssignmentWeights(_Section):
+    travel_per_km: NonNegative
+    fit: Share
+    disruption: Share
+
+
+class Assignment(_Section):
+    """What the assignment engine balances, forbids and weighs (only the engine reads it)."""
+
+    balance: dict[str, Share]
+    eligibility: list[Literal["segment", "region"]]
+    top_tiers: list[str]
+    top_tier_experience: Literal["junior", "experienced", "senior"]
+    potential_share_by_experience: dict[str, Annotated[float, Field(gt=0)]]
+    weights: AssignmentWeights
+    max_moved_share: Share | None = None
+    max_moved_value_share: Share | None = None
+
+    @field_validator("balance")
+    @classmethod
+    def _known_measures(cls, value: dict[str, float]) -> dict[str, float]:
+        unknown = [name for name in value if name not in BALANCE_MEASURES]
+        if unknown or "workload_hours" not in value:
+            raise ValueError(f"balance measures are {', '.join(BALANCE_MEASURES)} (workload_hours required), got {', '.join(value)}")
+        if any(tolerance >= 1 for tolerance in value.values()):
+            raise ValueError("a balance tolerance is a share below 1, e.g. 0.05 for 5%")
+        return value
+
+    @field_validator("potential_share_by_experience")
+    @classmethod
+    def _every_level(cls, value: dict[str, float]) -> dict[str, float]:
+        return _exactly(value, EXPERIENCE_LEVELS, "experience levels")
+
+    @model_validator(mode="after")
+    def _one_budget(self) -> Assignment:
+        if self.max_moved_share is not None and self.max_moved_value_share is not None:
+            raise ValueError("set max_moved_share or max_moved_value_share, not both")
+        return self
+
+
 class Plan(_Section):
-    """The whole plan; each field is one section of plan.yml and one dbt var."""
+    """The whole plan; each field is one section of plan.yml and, except `assignment`, one dbt var."""
 
     segments: dict[str, NonNegative]
     size_bands: dict[str, NonNegative]
@@ -236,6 +280,7 @@ class Plan(_Section):
     markets: Markets
     reps: Reps
     needs: Needs
+    assignment: Assignment
 
     @field_validator("segments")
     @classmethod
@@ -290,11 +335,14 @@ class Plan(_Section):
         unknown = sorted(set(self.icp.regions) - set(self.regions))
         if unknown:
             raise ValueError(f"icp.regions names regions that the regions section does not define: {', '.join(unknown)}")
+        unknown = sorted(set(self.assignment.top_tiers) - set(self.tiers))
+        if unknown:
+            raise ValueError(f"assignment.top_tiers names tiers that the tiers section does not define: {', '.join(unknown)}")
         return self
 
     def dbt_vars(self) -> dict:
-        """The plan as dbt vars: one var per section, in plain JSON types."""
-        return self.model_dump(mode="json")
+        """The plan as dbt vars: one var per section the models read, in plain JSON types."""
+        return self.model_dump(mode="json", exclude={"assignment"})
 
 
 def _exactly(value: dict, expected: tuple[str, ...], what: str) -> dict:

@@ -30,6 +30,9 @@ from territory.warehouse import connect
 PUBLISHED_TABLE_SOURCES: dict[str, str] = {
     "territory_assignments": "solve.territory_assignments",
     "territory_summary": "solve.territory_summary",
+    "territory_moves": "solve.territory_moves",
+    "capacity_gap": "solve.capacity_gap",
+    "solver_runs": "solve.solver_runs",
     "account_segments": "main.dim_accounts",
     "segment_needs": "main.fct_segment_needs",
     "territory_conflicts": "main.fct_territory_conflicts",

@@ -8,7 +8,12 @@ Necessary conditions, checked before solving (any failure proves that no plan ex
 - balance_high: a pool's total exceeds the sum of its reps' upper bands (upper bands clipped
   by capacity below the fair share);
 - unit_too_large: one unit's amount exceeds the upper band of every rep that may own it;
-- locked_over: locked units alone exceed their rep's upper band.
+- locked_over: locked units alone exceed their rep's upper band;
+- top_tier_over: a pool's top-tier units bring more than its experienced reps' upper bands hold.
+
+When these hold but the linear relaxation has no solution either, the dual bound grows past
+the cost of any assignment, which proves that no plan exists; the constraints whose
+multipliers grew are the ones in conflict (`conflicting_constraints`).
 
 When the conditions hold but the repair heuristic still leaves reps outside their bands, the
 remaining violations are reported per pool and measure (`unrepaired`): the plan is withheld,
@@ -21,6 +26,8 @@ import numpy as np
 
 from territory.engine.bands import Bands
 from territory.engine.instance import Instance
+from territory.engine.lagrangian import Multipliers
+from territory.engine.problem import AssignmentProblem
 from territory.engine.solution import Binding
 
 _EXAMPLES = 3
@@ -93,6 +100,18 @@ def diagnose(
                 f"{len(groups):,} unit(s) or families bring more {measure.name} than any eligible rep's band allows, "
                 f"e.g. {_examples(units.unit_id[np.isin(group_of_unit, groups)])}",
             ))
+    experienced = reps.experience_years >= instance.top_tier_min_experience
+    if units.top_tier.any() and not experienced.all():
+        for column, measure in enumerate(instance.measures):
+            need = np.bincount(bands.unit_pool[units.top_tier], weights=units.measures[units.top_tier, column], minlength=pools)
+            room = np.bincount(bands.rep_pool[experienced], weights=bands.upper[experienced, column], minlength=pools)
+            for pool in np.flatnonzero(need > room * (1 + RELATIVE_SLACK) + RELATIVE_SLACK):
+                found.append(Binding(
+                    "top_tier_over", bands.pool_names[pool], measure.name, float(need[pool] - room[pool]),
+                    f"{bands.pool_names[pool]}: top-tier accounts bring {need[pool]:,.0f} {measure.name}, but the reps "
+                    f"experienced enough for them ({instance.top_tier_min_experience:g}+ years) can hold {room[pool]:,.0f} "
+                    "within their bands",
+                ))
     locked_load = np.zeros_like(bands.upper)
     locked = units.locked
     np.add.at(locked_load, units.current_rep[locked], units.measures[locked])
@@ -128,4 +147,35 @@ def unrepaired(instance: Instance, bands: Bands, totals: np.ndarray, over_budget
             "disruption_budget", "", "moved", float(over_budget),
             f"no plan found within the disruption budget: {over_budget:,.1f} over it",
         ))
+    return tuple(found)
+
+
+def conflicting_constraints(
+    instance: Instance, bands: Bands, problem: AssignmentProblem, multipliers: Multipliers, share: float = 0.1
+) -> tuple[Binding, ...]:
+    """The constraints of a proven-infeasible instance: those whose dual terms hold `share` of the largest.
+
+    Each band's term is its multiplier times its bound (the budget's likewise), in cost units;
+    they are grouped per pool, measure and side.
+    """
+    upper_term = multipliers.upper * np.abs(problem.upper)
+    lower_term = multipliers.lower * np.abs(problem.lower)
+    budget_term = multipliers.budget * problem.budget if problem.has_budget else 0.0
+    largest = max(float(upper_term.max(initial=0)), float(lower_term.max(initial=0)), budget_term)
+    proof = "proven: not even a fractional plan keeps them all"
+    found = []
+    for side, term in (("high", upper_term), ("low", lower_term)):
+        for column, measure in enumerate(instance.measures):
+            strong = term[:, column] >= share * largest
+            for pool in np.unique(bands.rep_pool[strong]):
+                in_pool = strong & (bands.rep_pool == pool)
+                edge = "upper" if side == "high" else "lower"
+                found.append(Binding(
+                    f"balance_{side}", bands.pool_names[pool], measure.name, float("nan"),
+                    f"{bands.pool_names[pool]}: the {edge} band of {measure.name} of {int(in_pool.sum())} rep(s) "
+                    f"({_examples(instance.reps.rep_id[in_pool])}) conflicts with the other rules ({proof})",
+                ))
+    if budget_term >= share * largest and budget_term > 0:
+        found.append(Binding("disruption_budget", "", "moved", float("nan"),
+                             f"the disruption budget conflicts with the bands ({proof}): allow more accounts to move"))
     return tuple(found)

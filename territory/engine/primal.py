@@ -1,16 +1,15 @@
-"""From the relaxed choice to a plan that keeps every band, then cheaper while it keeps them.
+"""From a fractional assignment to a plan that keeps every band, then cheaper while it keeps them.
 
-Both phases make shift moves (one unit to another of its candidate reps), many per round:
-every candidate move is scored in one vectorised pass, and a round applies the best moves
-that share no rep, so that each applied move is exactly as scored.
-
-- repair: while some rep is outside a band, take the moves that reduce the total violation
-  (sum over reps and measures of the distance outside the band, measures scaled so that an
-  average fair share is 1), cheapest per unit of violation removed first. Moves that spend
-  the disruption budget are allowed only while the budget has room.
-- improve: take the moves that lower the cost and keep both reps inside their bands (and the
-  budget), most saving first, until none is left; then swaps of two units between two reps
-  where a single move is blocked by a band.
+1. Round: each unit draws one of its pairs with its fractional weight (`sampled_choice`), and
+   units go back to their current reps while the draw overspends the disruption budget.
+2. Repair (`pair_repair`): each rep still outside a band re-splits units with one or two
+   partner reps, exactly, as a small MILP (HiGHS) in which every rep it touches must end inside
+   its bands; so the reps outside only ever get fewer.
+3. Improve: shift moves (one unit to another of its reps) that lower the cost and keep both
+   reps inside their bands, many per round (every move scored in one vectorised pass, a
+   round applying the best moves that share no rep, so each is exactly as scored); swaps of
+   two units where a band blocks a single move; then exact re-splits of rep pairs, those whose
+   shifts would save most first (`rep_pair_search`), within a budget of re-splits.
 """
 
 from __future__ import annotations
@@ -53,50 +52,6 @@ def _first_per_rep(order: np.ndarray, source: np.ndarray) -> np.ndarray:
     return order[np.sort(first)]
 
 
-def construct(problem: AssignmentProblem, reduced: np.ndarray) -> np.ndarray:
-    """A first plan by regret: units propose to reps in order of reduced cost; reps accept while their upper bands hold.
-
-    Every round, each unit not yet placed proposes to its next pair by reduced cost; each rep
-    takes its proposals in order of regret (how much more the unit's second-best pair costs
-    than its best: units with most to lose first) while the accepted loads fit under its upper
-    bands. A unit refused by all of its candidates takes its cheapest pair regardless, for
-    repair to fix.
-    """
-    unit, starts = problem.unit, problem.unit_starts
-    order = np.lexsort((np.arange(len(unit)), reduced, unit))  # each unit's pairs, cheapest first
-    sizes = np.diff(np.append(starts, len(unit)))
-    best = reduced[order[starts]]
-    second = np.where(sizes > 1, reduced[order[np.minimum(starts + 1, len(unit) - 1)]], np.inf)
-    regret = np.minimum(second - best, np.finfo(float).max)
-    choice = np.full(problem.units, -1, dtype=np.int64)
-    attempt = np.zeros(problem.units, dtype=np.int64)
-    totals = np.zeros_like(problem.lower)
-    waiting = np.arange(problem.units)
-    while len(waiting):
-        exhausted = attempt[waiting] >= sizes[waiting]
-        forced = waiting[exhausted]
-        choice[forced] = order[starts[forced]]
-        np.add.at(totals, problem.rep[choice[forced]], problem.load[forced])
-        waiting = waiting[~exhausted]
-        proposal = order[starts[waiting] + attempt[waiting]]
-        rep = problem.rep[proposal]
-        queue = np.lexsort((waiting, -regret[waiting], rep))
-        rep_sorted, load_sorted = rep[queue], problem.load[waiting[queue]]
-        cumulative = np.cumsum(load_sorted, axis=0)
-        first = np.searchsorted(rep_sorted, rep_sorted)
-        before = np.where(first[:, None] > 0, cumulative[np.maximum(first - 1, 0)], 0.0)
-        fits = np.all(totals[rep_sorted] + cumulative - before <= problem.upper[rep_sorted] + EPSILON, axis=1)
-        # a rep takes the longest run of its queue that fits (later proposals wait for their next pair)
-        fits &= np.maximum.accumulate(np.where(~fits, np.arange(len(fits)), -1)) < first
-        accepted = waiting[queue[fits]]
-        choice[accepted] = proposal[queue[fits]]
-        np.add.at(totals, problem.rep[choice[accepted]], problem.load[accepted])
-        refused = waiting[queue[~fits]]
-        attempt[refused] += 1
-        waiting = np.sort(refused)
-    return choice
-
-
 def sampled_choice(problem: AssignmentProblem, weights: np.ndarray, seed: int = 0) -> np.ndarray:
     """Round a fractional assignment: each unit draws one of its pairs with its weight (a fixed seed: deterministic).
 
@@ -111,50 +66,25 @@ def sampled_choice(problem: AssignmentProblem, weights: np.ndarray, seed: int = 
     return np.clip(np.searchsorted(cumulative, draw, side="right"), starts, ends - 1)
 
 
-def repair(problem: AssignmentProblem, choice: np.ndarray, deadline: float) -> tuple[np.ndarray, bool]:
-    """Shift units until every band holds or the deadline passes; returns the plan and whether it is feasible."""
-    choice = choice.copy()
-    lower, upper = problem.lower, problem.upper
-    totals = problem.rep_loads(choice)
-    while time.perf_counter() < deadline:
-        rep_violation = _violation(totals, lower, upper)
-        spent = problem.spent(choice)
-        if rep_violation.max() <= EPSILON and spent <= problem.budget + EPSILON:
-            return choice, True
-        current = choice[problem.unit]
-        source, target = problem.rep[current], problem.rep
-        touching = (source != target) & ((rep_violation[source] > EPSILON) | (rep_violation[target] > EPSILON))
-        if spent > problem.budget + EPSILON:  # over budget: moves back towards the current owners
-            touching = (source != target) & (problem.budget_weight < problem.budget_weight[current])
-        moves = np.flatnonzero(touching)
-        if not len(moves):
-            return choice, False
-        a, b, load = source[moves], target[moves], problem.pair_load[moves]
-        gain = (
-            rep_violation[a] - _violation(totals[a] - load, lower[a], upper[a])
-            + rep_violation[b] - _violation(totals[b] + load, lower[b], upper[b])
-        )
-        extra = problem.cost[moves] - problem.cost[current[moves]]
-        if problem.has_budget:
-            spend = problem.budget_weight[moves] - problem.budget_weight[current[moves]]
-            if spent > problem.budget + EPSILON:
-                gain = gain + np.minimum(-spend, spent - problem.budget) * (rep_violation.max() + 1.0)
-            else:
-                gain = np.where(spent + spend <= problem.budget + EPSILON, gain, 0.0)
-        useful = gain > EPSILON
-        if not useful.any():
-            return choice, False
-        moves, gain, extra = moves[useful], gain[useful], extra[useful]
-        order = np.lexsort((moves, extra / gain))
-        order = _first_per_rep(order, source[moves])
-        taken = moves[_non_conflicting(order, source[moves], problem.rep[moves], problem.reps)]
-        if problem.has_budget:  # keep the round's total spend within the room the budget has
-            spend = problem.budget_weight[taken] - problem.budget_weight[choice[problem.unit[taken]]]
-            over = spent > problem.budget + EPSILON
-            taken = taken[np.flatnonzero(spend <= 0) if over else _within_budget(spend, problem.budget - spent)]
-        _apply(problem, choice, totals, taken)
-    feasible = _violation(totals, lower, upper).max() <= EPSILON and problem.spent(choice) <= problem.budget + EPSILON
-    return choice, bool(feasible)
+def restore_budget(problem: AssignmentProblem, choice: np.ndarray, target_share: float = 0.98) -> np.ndarray:
+    """Give units back to their current reps, cheapest first, until the plan spends at most `target_share` of the budget.
+
+    Rounding can overspend the disruption budget; the exact re-splits then need some room in it.
+    """
+    spent = problem.spent(choice)
+    if not problem.has_budget or spent <= problem.budget * target_share:
+        return choice
+    # each unit's pair that spends least (its current rep's), if it is not the one chosen
+    back = np.flatnonzero(problem.budget_weight == np.minimum.reduceat(problem.budget_weight, problem.unit_starts)[problem.unit])
+    back = back[np.unique(problem.unit[back], return_index=True)[1]]
+    back = back[back != choice[problem.unit[back]]]
+    saved = problem.budget_weight[choice[problem.unit[back]]] - problem.budget_weight[back]
+    extra = problem.cost[back] - problem.cost[choice[problem.unit[back]]]
+    order = np.lexsort((back, extra / np.maximum(saved, EPSILON)))
+    enough = np.searchsorted(np.cumsum(saved[order]), spent - problem.budget * target_share) + 1
+    plan = choice.copy()
+    plan[problem.unit[back[order[:enough]]]] = back[order[:enough]]
+    return plan
 
 
 def _within_budget(spend: np.ndarray, room: float) -> np.ndarray:
@@ -308,16 +238,6 @@ def exact_split(
     return plan, bound
 
 
-def cheapest_pairs(problem: AssignmentProblem, choice: np.ndarray, reduced: np.ndarray, units: np.ndarray, per_unit: int) -> np.ndarray:
-    """For `units`, their `per_unit` pairs of least reduced cost and their current pair."""
-    is_free = np.zeros(problem.units, dtype=bool)
-    is_free[units] = True
-    pairs = np.flatnonzero(is_free[problem.unit])
-    order = pairs[np.lexsort((pairs, reduced[pairs], problem.unit[pairs]))]
-    rank = np.arange(len(order)) - np.searchsorted(problem.unit[order], problem.unit[order])
-    return order[(rank < per_unit) | np.isin(order, choice[units])]
-
-
 class PairIndex:
     """The candidate pairs grouped by rep and by unit, so that a two-rep neighbourhood never scans every pair."""
 
@@ -442,3 +362,4 @@ def rep_pair_search(problem: AssignmentProblem, choice: np.ndarray, max_solves: 
             if plan is not None and problem.cost[plan].sum() < cost - EPSILON * max(1.0, abs(cost)):
                 choice, cost, improved = plan, float(problem.cost[plan].sum()), True
     return choice, solves
+

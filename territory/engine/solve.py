@@ -9,13 +9,17 @@
 4. Bound: the Lagrangian dual over the candidates (lagrangian.py); then every eligible pair,
    candidate or not, is priced at the dual's multipliers: pairs cheaper than a unit's best
    candidate join the candidates and the dual resumes (column generation), and the bound is
-   L evaluated over every eligible pair, so it holds for the full problem.
-5. Plan: the relaxed choice at the multipliers, repaired into the bands and improved by
-   shifts and swaps (primal.py).
+   L evaluated over every eligible pair, so it holds for the full problem. A bound above the
+   cost of the dearest assignment proves that no plan exists; the multipliers that grew name
+   the conflicting constraints.
+5. Plan: the dual's fractional assignment, aimed inside narrowed bands, rounded, repaired
+   into the bands and improved (primal.py); an instance of at most EXACT_PAIRS pairs is first
+   solved outright by HiGHS.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import resource
 import time
 from dataclasses import dataclass
@@ -24,17 +28,20 @@ import numpy as np
 
 from territory.engine.bands import Bands, bands
 from territory.engine.costs import CostModel
-from territory.engine.diagnosis import diagnose, unrepaired
+from territory.engine.diagnosis import conflicting_constraints, diagnose, unrepaired
 from territory.engine.evaluate import evaluate
 from territory.engine.instance import Instance
 from territory.engine.lagrangian import Multipliers, default_temperatures, dual_constant, lagrangian_bound, reduced_costs
-from territory.engine.primal import exact_split, improve, pair_repair, rep_pair_search, sampled_choice
+from territory.engine.primal import exact_split, improve, pair_repair, rep_pair_search, restore_budget, sampled_choice
 from territory.engine.problem import AssignmentProblem
 from territory.engine.solution import Solution
 
-CANDIDATES_PER_UNIT = 20
+CANDIDATES_PER_UNIT = 20  # when every pair would be too many
+ALL_PAIRS = 4_000_000  # up to this many (unit, rep) pairs, every eligible pair is a candidate
+PRICED_PAIRS = 3  # pairs a unit gains per pricing round, least reduced cost first
+START_BAND_SHARE = 0.8  # of each band's half-width, for the fractional plan that is rounded first
 EXACT_PAIRS = 2_000  # at most this many pairs: solve the whole MILP with HiGHS
-PRICING_ROUNDS = 3
+PRICING_ROUNDS = 5
 
 
 @dataclass(frozen=True)
@@ -134,17 +141,23 @@ def _candidates(costs: CostModel, groups: Groups, per_unit: int) -> tuple[np.nda
 
 
 def _price_all_pairs(costs: CostModel, groups: Groups, problem: AssignmentProblem, multipliers: Multipliers):
-    """L over every eligible pair at the multipliers, and per group its cheapest pair by reduced cost."""
+    """L over every eligible pair at the multipliers; per group its PRICED_PAIRS reps of least reduced cost
+    and the least reduced cost; and the cost of the dearest assignment (every group at its most
+    expensive eligible rep, bands ignored)."""
     price = multipliers.price
-    best_rep, best_reduced = np.empty(groups.count, dtype=np.int64), np.empty(groups.count)
+    keep = min(PRICED_PAIRS, costs.instance.reps.count)
+    best_rep, best_reduced = np.empty((groups.count, keep), dtype=np.int64), np.empty(groups.count)
+    dearest = 0.0
     for block, members, local in _group_blocks(costs, groups):
         cost, spend = _dense_block(costs, groups, block, members, local)
+        dearest += float(np.where(np.isfinite(cost), cost, -np.inf).max(axis=1).sum())
         reduced = cost + groups.load[block] @ price.T
         if problem.has_budget:
             reduced += multipliers.budget * spend
-        best_rep[block] = np.argmin(reduced, axis=1)
-        best_reduced[block] = reduced[np.arange(len(block)), best_rep[block]]
-    return float(best_reduced.sum()) + dual_constant(problem, multipliers), best_rep, best_reduced
+        cheapest = np.argpartition(reduced, keep - 1, axis=1)[:, :keep] if keep < reduced.shape[1] else np.argsort(reduced, axis=1)
+        best_rep[block] = cheapest
+        best_reduced[block] = reduced.min(axis=1)
+    return float(best_reduced.sum()) + dual_constant(problem, multipliers), best_rep, best_reduced, dearest
 
 
 def _measure_scale(found: Bands) -> np.ndarray:
@@ -152,6 +165,14 @@ def _measure_scale(found: Bands) -> np.ndarray:
     fair = np.where(found.fair > 0, found.fair, np.nan)
     mean = np.nanmean(fair, axis=0) if np.isfinite(fair).any() else np.ones(fair.shape[1])
     return np.where(np.isfinite(mean) & (mean > 0), 1.0 / mean, 1.0)
+
+
+def _new_pairs(problem: AssignmentProblem, groups: np.ndarray, reps: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The (group, rep) pairs of `groups` x their `reps` (one row per group) not yet candidates."""
+    group = np.repeat(groups, reps.shape[1])
+    rep = reps.ravel()
+    known = np.isin(group * problem.reps + rep, problem.unit.astype(np.int64) * problem.reps + problem.rep)
+    return group[~known], rep[~known]
 
 
 def _with_pairs(problem: AssignmentProblem, group, rep, cost, spend) -> AssignmentProblem:
@@ -163,6 +184,22 @@ def _with_pairs(problem: AssignmentProblem, group, rep, cost, spend) -> Assignme
         unit=unit[order], rep=np.concatenate([problem.rep, rep])[order], cost=np.concatenate([problem.cost, cost])[order],
         load=problem.load, lower=problem.lower, upper=problem.upper, budget_weight=weight, budget=problem.budget,
     )
+
+
+def _start(problem: AssignmentProblem, dual) -> np.ndarray:
+    """The fractional assignment to round first: the dual's, resumed with every band narrowed to START_BAND_SHARE.
+
+    Rounding moves each rep's totals a little off the fractional ones; aiming inside the
+    bands leaves room for that, so that far fewer reps need repair.
+    """
+    middle, half = (problem.lower + problem.upper) / 2, (problem.upper - problem.lower) / 2
+    narrow = AssignmentProblem(
+        unit=problem.unit, rep=problem.rep, cost=problem.cost, load=problem.load,
+        lower=middle - half * START_BAND_SHARE, upper=middle + half * START_BAND_SHARE,
+        budget_weight=problem.budget_weight, budget=problem.budget,
+    )
+    resumed = lagrangian_bound(narrow, start=dual.multipliers, temperatures=(dual.temperature,))
+    return resumed.soft_assignment(narrow)
 
 
 def _peak_memory_mb() -> float:
@@ -181,20 +218,100 @@ def search_solves(instance: Instance) -> int:
 
 def solve(
     instance: Instance, time_limit: float | None = None, effort: int | None = None,
-    candidates_per_unit: int = CANDIDATES_PER_UNIT,
+    candidates_per_unit: int | None = None,
 ) -> Solution:
     """The plan of least cost that keeps every rule, with its lower bound; or the diagnosis of why none exists.
+
+    Pools share no unit and no rep, so without a disruption budget (which spans them) each
+    pool is solved on its own, on its own scale of costs and measures.
 
     Deterministic: the search is bounded by work (`effort` re-splits, `search_solves` by
     default), not time; `time_limit` (default `default_time_limit`) is a safety stop, and the
     log says when it decided the answer.
     """
     started = time.perf_counter()
-    log: list[str] = []
     costs = CostModel(instance)
     found = bands(instance, costs)
+    pools = _separable_pools(instance, found)
+    if pools is None:
+        return _solve_pools_together(instance, costs, found, time_limit, effort, candidates_per_unit, started)
+    return _solve_each_pool(instance, costs, found, pools, time_limit, effort, candidates_per_unit, started)
+
+
+def _separable_pools(instance: Instance, found: Bands) -> list[int] | None:
+    """The pools to solve one by one, or None when they must be solved together (one pool, a budget,
+    a family across pools, or units nobody may own)."""
+    units = instance.units
+    in_family = units.family >= 0
+    family_pools = np.unique(np.column_stack([units.family[in_family], found.unit_pool[in_family]]), axis=0)
+    has_reps = np.isin(np.arange(len(found.pool_names)), found.rep_pool)
+    if (len(found.pool_names) == 1 or np.isfinite(_budget(instance)) or not has_reps[found.unit_pool].all()
+            or len(family_pools) != len(np.unique(family_pools[:, 0]))):
+        return None
+    return [pool for pool in range(len(found.pool_names)) if np.any(found.unit_pool == pool)]  # a pool of reps alone has nothing to plan
+
+
+def _part(instance: Instance, unit_mask: np.ndarray, rep_mask: np.ndarray) -> Instance:
+    """The instance restricted to some units and reps; a current rep outside them counts as none."""
+    units, reps = instance.units, instance.reps
+    index = np.full(reps.count, -1)
+    index[rep_mask] = np.arange(int(rep_mask.sum()))
+    current = np.where(units.current_rep[unit_mask] >= 0, index[np.maximum(units.current_rep[unit_mask], 0)], -1)
+    return dataclasses.replace(
+        instance,
+        units=dataclasses.replace(
+            units, **{name: getattr(units, name)[unit_mask] for name in (
+                "unit_id", "latitude", "longitude", "measures", "visits", "value", "locked", "family", "top_tier")},
+            current_rep=current, attributes={key: value[unit_mask] for key, value in units.attributes.items()},
+        ),
+        reps=dataclasses.replace(
+            reps, **{name: getattr(reps, name)[rep_mask] for name in (
+                "rep_id", "latitude", "longitude", "capacity", "level", "experience_years", "skill")},
+            attributes={key: tuple(value[j] for j in np.flatnonzero(rep_mask)) for key, value in reps.attributes.items()},
+        ),
+        adjacency=None,
+    )
+
+
+def _solve_each_pool(
+    instance: Instance, costs: CostModel, found: Bands, pools: list[int], time_limit: float | None, effort: int | None,
+    candidates_per_unit: int | None, started: float,
+) -> Solution:
+    """Solve every pool alone and put the plans together (see `solve`)."""
+    plan = np.full(instance.units.count, -1)
+    prices = np.zeros(found.fair.shape)
+    bound, statuses, log, diagnosis = 0.0, [], [], []
+    for pool in pools:
+        unit_mask, rep_mask = found.unit_pool == pool, found.rep_pool == pool
+        part = solve(_part(instance, unit_mask, rep_mask), time_limit, effort, candidates_per_unit)
+        log.extend(f"{found.pool_names[pool]}: {line}" for line in part.log)
+        statuses.append(part.status)
+        diagnosis.extend(part.diagnosis)
+        if part.feasible:
+            plan[unit_mask] = np.flatnonzero(rep_mask)[part.rep]
+            prices[rep_mask] = part.prices
+            bound += part.lower_bound
+    if diagnosis:
+        return _infeasible(instance, found, tuple(diagnosis), started, log)
+    measured = evaluate(instance, found, plan, costs)
+    # a unit owned outside its pool pays its disruption whoever gets it; the parts counted it as unowned
+    owned_elsewhere = (instance.units.current_rep >= 0) & (found.rep_pool[np.maximum(instance.units.current_rep, 0)] != found.unit_pool)
+    bound += float(measured.cost_terms[owned_elsewhere, 2].sum())
+    return _solution(instance, found, plan, measured, bound, prices, "optimal" if set(statuses) == {"optimal"} else "feasible",
+                     started, log)
+
+
+def _solve_pools_together(
+    instance: Instance, costs: CostModel, found: Bands, time_limit: float | None, effort: int | None,
+    candidates_per_unit: int | None, started: float,
+) -> Solution:
+    """Solve the instance as one problem (see the module docstring)."""
+    log: list[str] = []
     scale = _measure_scale(found)
     groups = _groups(instance, scale)
+    if candidates_per_unit is None:
+        every = instance.units.count * instance.reps.count <= ALL_PAIRS
+        candidates_per_unit = instance.reps.count if every else CANDIDATES_PER_UNIT
     group, rep, cost, spend = _candidates(costs, groups, candidates_per_unit)
     log.append(f"{instance.units.count:,} units in {groups.count:,} groups, {instance.reps.count:,} reps, "
                f"{len(found.pool_names)} pool(s), {len(group):,} candidate pairs")
@@ -210,22 +327,26 @@ def solve(
     dual = lagrangian_bound(problem)
     log.append(f"dual: bound {dual.value:,.2f} over candidates after {dual.evaluations} evaluations")
     for _ in range(PRICING_ROUNDS):
-        bound, best_rep, best_reduced = _price_all_pairs(costs, groups, problem, dual.multipliers)
+        bound, best_rep, best_reduced, dearest = _price_all_pairs(costs, groups, problem, dual.multipliers)
         candidate_best = np.minimum.reduceat(reduced_costs(problem, dual.multipliers), problem.unit_starts)
         missing = np.flatnonzero(best_reduced < candidate_best - 1e-9 * np.maximum(1.0, np.abs(candidate_best)))
         if not len(missing):
             break
         log.append(f"pricing: {len(missing):,} units have a cheaper pair outside their candidates; adding them")
-        new_cost, new_spend = _pair_costs(costs, groups, missing, best_rep[missing])
-        problem = _with_pairs(problem, missing, best_rep[missing], new_cost, new_spend)
+        new_group, new_rep = _new_pairs(problem, missing, best_rep[missing])
+        new_cost, new_spend = _pair_costs(costs, groups, new_group, new_rep)
+        problem = _with_pairs(problem, new_group, new_rep, new_cost, new_spend)
         dual = lagrangian_bound(problem, start=dual.multipliers, temperatures=default_temperatures(problem)[-2:])
     else:
-        bound, _, _ = _price_all_pairs(costs, groups, problem, dual.multipliers)
+        bound, _, _, dearest = _price_all_pairs(costs, groups, problem, dual.multipliers)
     log.append(f"bound over every eligible pair: {bound:,.2f}")
+    if not bound <= dearest * (1 + 1e-9) + 1e-9:
+        # no assignment costs more than `dearest`, so a bound above it proves that none keeps every band
+        return _infeasible(instance, found, conflicting_constraints(instance, found, problem, dual.multipliers), started, log)
 
     limit = default_time_limit(instance) if time_limit is None else time_limit
     deadline = started + limit
-    choice = sampled_choice(problem, dual.soft_assignment(problem))
+    choice = restore_budget(problem, sampled_choice(problem, _start(problem, dual)))
     if len(problem.unit) <= EXACT_PAIRS and candidates_per_unit >= instance.reps.count:
         # small enough to solve outright; every eligible pair is a candidate, so HiGHS's bound holds
         plan, proven = exact_split(problem, choice, np.arange(len(problem.unit)), max(1.0, limit))
@@ -249,12 +370,21 @@ def solve(
         log.append(f"stopped by the time limit of {limit:,.0f} s: the answer may depend on the machine's speed")
     plan = problem.rep[choice][groups.of_unit]
     measured = evaluate(instance, found, plan, costs)
+    return _solution(instance, found, plan, measured, bound, dual.multipliers.price * scale,
+                     None, started, log)
+
+
+def _solution(
+    instance: Instance, found: Bands, plan: np.ndarray, measured, bound: float, prices: np.ndarray, status: str | None,
+    started: float, log: list[str],
+) -> Solution:
+    """The Solution of a plan that keeps every rule, with its bound; status None: decided by the gap."""
     if 0 < bound - measured.objective <= 1e-7 * max(1.0, abs(measured.objective)):
         bound = measured.objective  # HiGHS proves optimality to its own tolerance
     gap = (measured.objective - bound) / abs(measured.objective) if measured.objective else 0.0
     log.append(f"plan: cost {measured.objective:,.2f}, gap {gap:.3%}")
     return Solution(
-        status="optimal" if gap <= 1e-6 else "feasible",
+        status=status or ("optimal" if gap <= 1e-6 else "feasible"),
         rep=plan,
         cost_terms=measured.cost_terms,
         objective=measured.objective,
@@ -264,7 +394,7 @@ def solve(
         fair_share=found.fair,
         lower=found.lower,
         upper=found.upper,
-        prices=dual.multipliers.price * scale,
+        prices=prices,
         max_deviation=measured.max_deviation,
         moved_share=measured.moved_share,
         moved_value_share=measured.moved_value_share,

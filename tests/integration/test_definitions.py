@@ -27,8 +27,8 @@ def test_dbt_sources_are_the_ingested_raw_tables_and_the_plan_reads_the_marts():
     graph = defs.resolve_asset_graph()
     assert AssetKey(["validated", "accounts"]) in graph.get(AssetKey("stg_crm__accounts")).parent_keys
     assert AssetKey(["raw", "accounts"]) in graph.get(AssetKey(["validated", "accounts"])).parent_keys
-    assert {AssetKey("dim_accounts"), AssetKey("dim_reps")} <= graph.get(AssetKey(["solve", "baseline_assignment"])).parent_keys
-    assert AssetKey(["solve", "baseline_assignment"]) in graph.get(AssetKey(["publish", "territory_publication"])).parent_keys
+    assert {AssetKey("dim_accounts"), AssetKey("dim_reps")} <= graph.get(AssetKey(["solve", "territory_plan"])).parent_keys
+    assert AssetKey(["solve", "territory_plan"]) in graph.get(AssetKey(["publish", "territory_publication"])).parent_keys
 
 
 def test_dbt_tests_become_asset_checks():

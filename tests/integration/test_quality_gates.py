@@ -111,7 +111,7 @@ def test_the_key_outputs_meet_their_suites(dirty_run):
         if e.event_type_value == "ASSET_CHECK_EVALUATION" and e.event_specific_data.check_name == "satisfies_expectation_suite"
         and e.event_specific_data.asset_key.path[0] != "raw"
     }
-    assert outputs == {"dim_accounts": True, "dim_reps": True, "solve/baseline_assignment": True}
+    assert outputs == {"dim_accounts": True, "dim_reps": True, "solve/territory_plan": True}
 
 
 def test_too_many_bad_rows_halt_the_run_and_leave_the_publication(dirty_run, crm, tmp_path):
