@@ -33,8 +33,7 @@ def territory_plan(context: AssetExecutionContext, warehouse: Warehouse, run_set
     for line in solution.log:
         context.log.info(line)
     tables = plan_tables(
-        instance, accounts, reps, solution, bands(instance, CostModel(instance)), run_settings.snapshot(),
-        context.run.run_id, plan.assignment.top_tiers,
+        instance, accounts, reps, solution, bands(instance, CostModel(instance)), context.run.run_id, next(iter(plan.tiers)),
     )
     written = {name: frame for name, frame in vars(tables).items() if solution.feasible or not frame.empty}
     with warehouse.connect() as conn:

@@ -228,6 +228,67 @@ def solve_command(instance_file: Path, out: Path, time_limit: float | None) -> N
         raise _Failure("no plan keeps every rule; the diagnosis above says what binds")
 
 
+@main.command()
+@click.argument("target", metavar="ACCOUNT_ID")
+@click.option("--rep", "is_rep", is_flag=True, help="TARGET is a rep id: explain the rep's load instead.")
+@click.option("--alternatives", default=3, show_default=True, help="Other reps to compare an account's rep with.")
+def explain(target: str, is_rep: bool, alternatives: int) -> None:
+    """Why the last plan gave an account its rep (or, with --rep, why a rep carries their load)."""
+    import duckdb
+    import numpy as np
+
+    from assets.solve import ACCOUNTS_QUERY, REPS_QUERY
+    from territory.engine.bands import bands
+    from territory.engine.costs import CostModel
+    from territory.engine.explain import explain_rep, explain_unit
+    from territory.planning import instance_from_marts
+
+    warehouse = TerritoryHome.from_env().warehouse
+    if not warehouse.exists():
+        raise _Failure(f"no plan yet at {warehouse}; run `territory demo` or `territory run` first")
+    conn = duckdb.connect(str(warehouse), read_only=True)
+    try:
+        accounts, reps = conn.sql(ACCOUNTS_QUERY).df(), conn.sql(REPS_QUERY).df()
+        assigned = conn.sql("select account_id, rep_id from solve.territory_assignments").df()
+        summary = conn.sql("select * from solve.territory_summary").df()
+    except duckdb.Error as error:
+        raise _Failure(f"the last run left no plan to explain ({error})") from error
+    finally:
+        conn.close()
+    instance = instance_from_marts(accounts, reps, _load_plan(os.environ.get("TERRITORY_PLAN")))
+    rep_index = {rep_id: j for j, rep_id in enumerate(instance.reps.rep_id)}
+    plan = assigned.set_index("account_id")["rep_id"].reindex(instance.units.unit_id).map(rep_index).to_numpy()
+    prices = summary.set_index("rep_id").reindex(instance.reps.rep_id)[
+        [f"price_{measure.name}" for measure in instance.measures]].to_numpy(dtype=float)
+    if np.isnan(plan.astype(float)).any():
+        raise _Failure("the published plan does not match the warehouse's accounts; run the pipeline again")
+    plan = plan.astype(np.int64)
+    if is_rep:
+        if target not in rep_index:
+            raise _Failure(f"no active rep {target!r} in the last plan")
+        found = explain_rep(instance, bands(instance, CostModel(instance)), plan, prices, rep_index[target])
+        click.echo(f"{found.rep_id}: {found.units:,} accounts")
+        for load in found.loads:
+            click.echo(f"  {load.measure:<15} {load.total:>14,.1f}  fair share {load.fair_share:,.1f}, band "
+                       f"{load.lower:,.1f}-{load.upper:,.1f}: {load.state} (price {load.price:+,.4g})")
+        click.echo("  largest accounts: " + ", ".join(f"{unit} ({amount:,.1f})" for unit, amount in found.largest_units))
+        return
+    position = np.flatnonzero(instance.units.unit_id == target)
+    if not len(position):
+        raise _Failure(f"no account {target!r} in the last plan")
+    found = explain_unit(instance, plan, prices, int(position[0]), alternatives)
+
+    def line(option) -> str:
+        terms = ", ".join(f"{name} {value:,.0f}" for name, value in option.terms.items())
+        return f"{option.rep_id:<10} cost {option.cost:>12,.0f} ({terms}); band price {option.band_price:+,.0f}"
+
+    click.echo(f"{found.unit_id} -> {line(found.chosen)}")
+    for option in found.alternatives:
+        click.echo(f"  not {line(option)}\n      {option.reason}")
+    if found.ineligible:
+        click.echo(f"  {found.ineligible} rep(s) may not own it (segment, region or experience)")
+
+
 def _load_plan(path: Path | str | None):
     from territory.plan import PlanError, load_plan
 

@@ -19,7 +19,6 @@ Nothing here reads or writes files: the solve asset and `territory explain` do.
 
 from __future__ import annotations
 
-import datetime as dt
 from dataclasses import dataclass
 
 import numpy as np
@@ -188,13 +187,16 @@ def _capacity_gap(instance: Instance, bands: Bands) -> pd.DataFrame:
 
 def plan_tables(
     instance: Instance, accounts: pd.DataFrame, reps: pd.DataFrame, solution: Solution, bands: Bands,
-    snapshot_date: dt.date, run_id: str, top_tiers: list[str],
+    run_id: str, best_tier: str,
 ) -> PlanTables:
-    """The plan as tables. With an infeasible solution only capacity_gap and solver_runs have rows."""
+    """The plan as tables. With an infeasible solution only capacity_gap and solver_runs have rows.
+
+    `top_tier_accounts` in the summary counts each rep's accounts of `best_tier`, the plan's first tier.
+    """
     units, m = instance.units, instance.reps.count
     names = [measure.name for measure in instance.measures]
     run = pd.DataFrame([{
-        "run_id": run_id, "snapshot_date": snapshot_date, "status": solution.status,
+        "run_id": run_id, "status": solution.status,
         "objective": solution.objective, "lower_bound": solution.lower_bound, "gap": solution.gap,
         "seconds": solution.seconds, "peak_memory_mb": solution.peak_memory_mb,
         "accounts": units.count, "reps": m, "moved_share": solution.moved_share,
@@ -220,7 +222,7 @@ def plan_tables(
         "reason": reason, "cost_travel": travel, "cost_fit": fit, "cost_disruption": disruption,
     })
     totals, fair = solution.totals, solution.fair_share
-    top = np.bincount(solution.rep, weights=accounts["tier"].isin(top_tiers).to_numpy(dtype=float), minlength=m)
+    top = np.bincount(solution.rep, weights=(accounts["tier"] == best_tier).to_numpy(dtype=float), minlength=m)
     capacity = instance.reps.capacity.astype(float)
     workload_column = names.index("workload_hours")
     summary = pd.DataFrame({

@@ -39,7 +39,8 @@ from territory.engine.solution import Solution
 CANDIDATES_PER_UNIT = 20  # when every pair would be too many
 ALL_PAIRS = 4_000_000  # up to this many (unit, rep) pairs, every eligible pair is a candidate
 PRICED_PAIRS = 3  # pairs a unit gains per pricing round, least reduced cost first
-START_BAND_SHARE = 0.8  # of each band's half-width, for the fractional plan that is rounded first
+START_BAND_SHARES = (0.8, 0.5)  # of each band's width, for the fractional plans that are rounded first
+START_DRAWS = 8  # roundings of each, the best kept
 EXACT_PAIRS = 2_000  # at most this many pairs: solve the whole MILP with HiGHS
 PRICING_ROUNDS = 5
 
@@ -187,19 +188,29 @@ def _with_pairs(problem: AssignmentProblem, group, rep, cost, spend) -> Assignme
 
 
 def _start(problem: AssignmentProblem, dual) -> np.ndarray:
-    """The fractional assignment to round first: the dual's, resumed with every band narrowed to START_BAND_SHARE.
+    """The first plan: the dual's fractional assignment re-aimed inside narrowed bands, rounded.
 
-    Rounding moves each rep's totals a little off the fractional ones; aiming inside the
-    bands leaves room for that, so that far fewer reps need repair.
+    Rounding moves each rep's totals a little off the fractional ones, so the fractional plan
+    aims inside the bands (each narrowed to START_BAND_SHARES of its width, in turn), and of
+    START_DRAWS draws for each the one furthest inside the bands is kept: the fewer reps
+    outside, the less repair.
     """
     middle, half = (problem.lower + problem.upper) / 2, (problem.upper - problem.lower) / 2
-    narrow = AssignmentProblem(
-        unit=problem.unit, rep=problem.rep, cost=problem.cost, load=problem.load,
-        lower=middle - half * START_BAND_SHARE, upper=middle + half * START_BAND_SHARE,
-        budget_weight=problem.budget_weight, budget=problem.budget,
-    )
-    resumed = lagrangian_bound(narrow, start=dual.multipliers, temperatures=(dual.temperature,))
-    return resumed.soft_assignment(narrow)
+    best, best_violation = None, np.inf
+    for share in START_BAND_SHARES:
+        narrow = AssignmentProblem(
+            unit=problem.unit, rep=problem.rep, cost=problem.cost, load=problem.load,
+            lower=middle - half * share, upper=middle + half * share,
+            budget_weight=problem.budget_weight, budget=problem.budget,
+        )
+        weights = lagrangian_bound(narrow, start=dual.multipliers, temperatures=(dual.temperature,)).soft_assignment(narrow)
+        for seed in range(START_DRAWS):
+            choice = restore_budget(problem, sampled_choice(problem, weights, seed))
+            totals = problem.rep_loads(choice)
+            violation = float((np.maximum(0.0, totals - problem.upper) + np.maximum(0.0, problem.lower - totals)).sum())
+            if violation < best_violation:
+                best, best_violation = choice, violation
+    return best
 
 
 def _peak_memory_mb() -> float:
@@ -346,7 +357,7 @@ def _solve_pools_together(
 
     limit = default_time_limit(instance) if time_limit is None else time_limit
     deadline = started + limit
-    choice = restore_budget(problem, sampled_choice(problem, _start(problem, dual)))
+    choice = _start(problem, dual)
     if len(problem.unit) <= EXACT_PAIRS and candidates_per_unit >= instance.reps.count:
         # small enough to solve outright; every eligible pair is a candidate, so HiGHS's bound holds
         plan, proven = exact_split(problem, choice, np.arange(len(problem.unit)), max(1.0, limit))

@@ -110,3 +110,31 @@ def test_dbt_commands_run_with_the_plan_and_docs_generate(demo_home, tmp_path):
     result = territory(home, "dbt", "docs", "generate", "--target-path", str(tmp_path / "target"))
     assert result.returncode == 0, result.stdout + result.stderr
     assert (tmp_path / "target" / "catalog.json").is_file() and (tmp_path / "target" / "index.html").is_file()
+
+
+def test_explain_names_an_accounts_rep_and_a_reps_bands(demo_home):
+    home, _ = demo_home
+    account, rep = analytics_rows(home, "select account_id, rep_id from territory_assignments order by account_id limit 1")[0]
+    result = territory(home, "explain", account)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.startswith(f"{account} -> {rep}") and "not " in result.stdout
+    result = territory(home, "explain", "--rep", rep)
+    assert result.returncode == 0, result.stderr
+    assert "workload_hours" in result.stdout and "fair share" in result.stdout and "band" in result.stdout
+    missing = territory(home, "explain", "NO-SUCH-ACCOUNT")
+    assert missing.returncode == 1 and "no account 'NO-SUCH-ACCOUNT'" in missing.stderr
+
+
+def test_a_plan_no_territory_can_keep_fails_with_the_binding_rule_and_keeps_the_publication(demo_home, tmp_path):
+    home, _ = demo_home
+    before = (home / "analytics.duckdb").read_bytes()
+    strict = tmp_path / "strict.yml"
+    strict.write_text(DEFAULT_PLAN_PATH.read_text().replace("top_tiers: []", "top_tiers: [A, B]")
+                      .replace("top_tier_experience: experienced", "top_tier_experience: senior"))
+    result = territory(home, "--plan", str(strict), "demo", "--accounts", "1500", "--reps", "16", "--snapshot-date", SNAPSHOT)
+    assert result.returncode == 1
+    assert "no territory plan keeps every rule" in result.stderr and "top-tier accounts bring" in result.stderr
+    assert "Traceback" not in result.stderr
+    assert (home / "analytics.duckdb").read_bytes() == before
+    with duckdb.connect(str(home / "warehouse.duckdb"), read_only=True) as conn:
+        assert conn.execute("select status from solve.solver_runs").fetchall() == [("infeasible",)]

@@ -132,3 +132,18 @@ def test_locked_units_that_overfill_their_rep_are_diagnosed():
     solution = solve(dataclasses.replace(instance, units=units))
     assert solution.status == "infeasible"
     assert {"locked_over"} <= {b.kind for b in solution.diagnosis}
+
+
+def test_bands_that_no_fractional_plan_keeps_are_proven_infeasible_and_named():
+    # rep R0 may own only U0 and U1, which hold 2 of the 22 hours it needs to reach its band
+    instance = _tiny(4, units=4, reps=2, tolerance=0.05)
+    units = dataclasses.replace(
+        instance.units, measures=np.array([[1.0, 1.0], [1.0, 1.0], [10.0, 1.0], [10.0, 1.0]]),
+        attributes={"segment": np.array(["a", "a", "b", "b"])}, current_rep=np.array([0, 0, 1, 1]),
+    )
+    reps = dataclasses.replace(instance.reps, capacity=np.array([100.0, 100.0]),
+                               attributes={"segment": (frozenset({"a"}), frozenset({"a", "b"}))})
+    solution = solve(dataclasses.replace(instance, units=units, reps=reps, eligibility=("segment",), fit_attributes=()))
+    assert solution.status == "infeasible"
+    low = [b for b in solution.diagnosis if b.kind == "balance_low" and b.measure == "workload_hours"]
+    assert low and "R0" in low[0].message and "proven" in low[0].message
