@@ -134,7 +134,7 @@ def lagrangian_bound(
     problem: AssignmentProblem,
     start: Multipliers | None = None,
     temperatures: tuple[float, ...] | None = None,
-    iterations_per_stage: int = 40,
+    iterations_per_stage: int = 30,
 ) -> LagrangianBound:
     """Maximise the smoothed dual from `start` (zero by default) through `temperatures`.
 

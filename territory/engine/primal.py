@@ -23,6 +23,7 @@ from scipy.optimize import Bounds, LinearConstraint, milp
 from territory.engine.problem import AssignmentProblem
 
 EPSILON = 1e-9
+INSIDE = 1e-7  # a total this close outside its band (scaled) counts as inside: HiGHS's own row tolerance
 SOLVE_SECONDS = 10.0  # HiGHS limit per re-split: far above what one takes, so that it never decides the answer
 NEIGHBOURHOOD_UNITS = 150  # units per exact re-split of two reps: small MILPs solve in milliseconds
 
@@ -303,20 +304,23 @@ def _between(problem: AssignmentProblem, index: PairIndex, choice: np.ndarray, r
 def pair_repair(problem: AssignmentProblem, choice: np.ndarray, deadline: float, partners: int = 8) -> tuple[np.ndarray, bool]:
     """Bring each rep still outside a band inside it by re-splitting units with partner reps exactly.
 
-    Each such rep tries its best partners one at a time, then two at once; a success keeps every
+    Each such rep tries its best partners one at a time, then two and three at once; a success keeps every
     rep it touches inside its bands, so the reps outside only ever get fewer. Later passes
     offer more units to each re-split.
     """
     choice = choice.copy()
     index = PairIndex(problem)
     totals = problem.rep_loads(choice)
+    if _violation(totals, problem.lower, problem.upper).max() <= INSIDE:
+        return choice, True
     for units in (NEIGHBOURHOOD_UNITS, 4 * NEIGHBOURHOOD_UNITS, 16 * NEIGHBOURHOOD_UNITS):
-        for rep in np.flatnonzero(_violation(totals, problem.lower, problem.upper) > EPSILON):
-            if _violation(totals[rep], problem.lower[rep], problem.upper[rep]) <= EPSILON:
+        for rep in np.flatnonzero(_violation(totals, problem.lower, problem.upper) > INSIDE):
+            if _violation(totals[rep], problem.lower[rep], problem.upper[rep]) <= INSIDE:
                 continue
             ranked = _partners(problem, index, choice, rep, totals)
             groups = [ranked[i : i + 1] for i in range(min(len(ranked), partners))]
             groups += [ranked[i : i + 2] for i in range(0, min(len(ranked) - 1, partners), 2)]
+            groups += [ranked[i : i + 3] for i in range(0, min(len(ranked) - 2, partners), 3)]
             for group in groups:
                 if time.perf_counter() >= deadline:
                     break
@@ -326,7 +330,7 @@ def pair_repair(problem: AssignmentProblem, choice: np.ndarray, deadline: float,
                     choice = plan
                     totals = problem.rep_loads(choice)
                     break
-        if _violation(totals, problem.lower, problem.upper).max() <= EPSILON:
+        if _violation(totals, problem.lower, problem.upper).max() <= INSIDE:
             return choice, True
     return choice, False
 

@@ -31,7 +31,7 @@ from territory.engine.costs import CostModel
 from territory.engine.diagnosis import conflicting_constraints, diagnose, unrepaired
 from territory.engine.evaluate import evaluate
 from territory.engine.instance import Instance
-from territory.engine.lagrangian import Multipliers, default_temperatures, dual_constant, lagrangian_bound, reduced_costs
+from territory.engine.lagrangian import Multipliers, dual_constant, lagrangian_bound, reduced_costs
 from territory.engine.primal import exact_split, improve, pair_repair, rep_pair_search, restore_budget, sampled_choice
 from territory.engine.problem import AssignmentProblem
 from territory.engine.solution import Solution
@@ -43,6 +43,8 @@ START_BAND_SHARES = (0.8, 0.5)  # of each band's width, for the fractional plans
 START_DRAWS = 8  # roundings of each, the best kept
 EXACT_PAIRS = 2_000  # at most this many pairs: solve the whole MILP with HiGHS
 PRICING_ROUNDS = 5
+PRICING_ENOUGH = 0.01  # share of units still gaining pairs at which column generation stops
+RESUMED_ITERATIONS = 25  # dual iterations when resuming from earlier multipliers
 
 
 @dataclass(frozen=True)
@@ -336,21 +338,24 @@ def _solve_pools_together(
         budget_weight=spend if np.isfinite(budget) else None, budget=budget,
     )
     dual = lagrangian_bound(problem)
-    log.append(f"dual: bound {dual.value:,.2f} over candidates after {dual.evaluations} evaluations")
+    log.append(f"dual: bound {dual.value:,.2f} over candidates after {dual.evaluations} evaluations, "
+               f"{time.perf_counter() - started:.2f} s")
     for _ in range(PRICING_ROUNDS):
         bound, best_rep, best_reduced, dearest = _price_all_pairs(costs, groups, problem, dual.multipliers)
         candidate_best = np.minimum.reduceat(reduced_costs(problem, dual.multipliers), problem.unit_starts)
         missing = np.flatnonzero(best_reduced < candidate_best - 1e-9 * np.maximum(1.0, np.abs(candidate_best)))
-        if not len(missing):
+        if len(missing) <= PRICING_ENOUGH * groups.count:  # the bound below prices the rest anyway
             break
-        log.append(f"pricing: {len(missing):,} units have a cheaper pair outside their candidates; adding them")
+        log.append(f"pricing: {len(missing):,} units have a cheaper pair outside their candidates; adding them "
+                   f"({time.perf_counter() - started:.2f} s)")
         new_group, new_rep = _new_pairs(problem, missing, best_rep[missing])
         new_cost, new_spend = _pair_costs(costs, groups, new_group, new_rep)
         problem = _with_pairs(problem, new_group, new_rep, new_cost, new_spend)
-        dual = lagrangian_bound(problem, start=dual.multipliers, temperatures=default_temperatures(problem)[-2:])
+        dual = lagrangian_bound(problem, start=dual.multipliers, temperatures=(dual.temperature,),
+                                iterations_per_stage=RESUMED_ITERATIONS)
     else:
         bound, _, _, dearest = _price_all_pairs(costs, groups, problem, dual.multipliers)
-    log.append(f"bound over every eligible pair: {bound:,.2f}")
+    log.append(f"bound over every eligible pair: {bound:,.2f} after {time.perf_counter() - started:.2f} s")
     if not bound <= dearest * (1 + 1e-9) + 1e-9:
         # no assignment costs more than `dearest`, so a bound above it proves that none keeps every band
         return _infeasible(instance, found, conflicting_constraints(instance, found, problem, dual.multipliers), started, log)
@@ -358,6 +363,7 @@ def _solve_pools_together(
     limit = default_time_limit(instance) if time_limit is None else time_limit
     deadline = started + limit
     choice = _start(problem, dual)
+    log.append(f"rounded: {time.perf_counter() - started:.2f} s")
     if len(problem.unit) <= EXACT_PAIRS and candidates_per_unit >= instance.reps.count:
         # small enough to solve outright; every eligible pair is a candidate, so HiGHS's bound holds
         plan, proven = exact_split(problem, choice, np.arange(len(problem.unit)), max(1.0, limit))
