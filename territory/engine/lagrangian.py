@@ -62,10 +62,9 @@ class LagrangianBound:
 
 def reduced_costs(problem: AssignmentProblem, multipliers: Multipliers) -> np.ndarray:
     """r_k of every candidate pair (see the module docstring)."""
-    price = multipliers.price
     reduced = problem.cost.copy()
-    for measure in range(price.shape[1]):
-        reduced += price[problem.rep, measure] * problem.pair_load[:, measure]
+    for price, load in zip(multipliers.price.T, problem.pair_load_by_measure):
+        reduced += price[problem.rep] * load
     if problem.has_budget and multipliers.budget:
         reduced += multipliers.budget * problem.budget_weight
     return reduced
@@ -121,9 +120,7 @@ class _SmoothedDual:
         p, multipliers = self.problem, self.unpack(x)
         softmin, weight = _soft_minimum(p, reduced_costs(p, multipliers), self.tau)
         value = float(softmin.sum()) + dual_constant(p, multipliers)
-        loads = np.column_stack(
-            [np.bincount(p.rep, weights=weight * p.pair_load[:, m], minlength=self.shape[0]) for m in range(self.shape[1])]
-        )
+        loads = np.column_stack([np.bincount(p.rep, weights=weight * load, minlength=self.shape[0]) for load in p.pair_load_by_measure])
         gradient = [(loads - p.upper).ravel(), (p.lower - loads).ravel()]
         if p.has_budget:
             gradient.append(np.array([float(weight @ p.budget_weight) - p.budget]))

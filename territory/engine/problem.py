@@ -67,6 +67,11 @@ class AssignmentProblem:
         """(K, M) what each candidate pair adds to its rep's totals."""
         return self.load[self.unit]
 
+    @cached_property
+    def pair_load_by_measure(self) -> np.ndarray:
+        """(M, K) `pair_load` measure by measure, each row contiguous (the dual's passes over every pair)."""
+        return np.ascontiguousarray(self.pair_load.T)
+
     @property
     def has_budget(self) -> bool:
         return self.budget_weight is not None and np.isfinite(self.budget)
