@@ -14,6 +14,7 @@
 
 from __future__ import annotations
 
+import itertools
 import time
 
 import numpy as np
@@ -23,34 +24,18 @@ from scipy.optimize import Bounds, LinearConstraint, milp
 from territory.engine.problem import AssignmentProblem
 
 EPSILON = 1e-9
-INSIDE = 1e-7  # a total this close outside its band (scaled) counts as inside: HiGHS's own row tolerance
+INSIDE = 1e-7  # a total this close outside its band (scaled) counts as inside
+HIGHS_MIP_TOLERANCE = 1e-6  # how far outside a row HiGHS's MILP solutions may be: re-splits aim this far inside
 SOLVE_SECONDS = 10.0  # HiGHS limit per re-split: far above what one takes, so that it never decides the answer
 NEIGHBOURHOOD_UNITS = 150  # units per exact re-split of two reps: small MILPs solve in milliseconds
+IMPROVE_WORK = 2_000_000_000  # pair scorings the shift and swap rounds may spend in all
+PARTIAL_PARTNERS = 32  # partners a rep far outside its band re-splits with, one by one, to get closer
+PARTIAL_SHARES = (0.5, 0.2)  # of its distance to its band such a re-split must close: half, else a fifth
 
 
-def _violation(totals: np.ndarray, lower: np.ndarray, upper: np.ndarray) -> np.ndarray:
+def violation(totals: np.ndarray, lower: np.ndarray, upper: np.ndarray) -> np.ndarray:
     """Distance outside the band, summed over the last axis (measures)."""
     return (np.maximum(0.0, totals - upper) + np.maximum(0.0, lower - totals)).sum(axis=-1)
-
-
-def _non_conflicting(order: np.ndarray, source: np.ndarray, target: np.ndarray, reps: int) -> np.ndarray:
-    """The moves, taken in `order`, whose two reps are not touched by an earlier taken move."""
-    used = np.zeros(reps, dtype=bool)
-    taken = []
-    for move in order:
-        a, b = source[move], target[move]
-        if not used[a] and not used[b]:
-            used[a] = used[b] = True
-            taken.append(move)
-            if used.all():
-                break
-    return np.array(taken, dtype=np.int64)
-
-
-def _first_per_rep(order: np.ndarray, source: np.ndarray) -> np.ndarray:
-    """Of moves in `order`, the first of each source rep (keeps the conflict scan short)."""
-    _, first = np.unique(source[order], return_index=True)
-    return order[np.sort(first)]
 
 
 def sampled_choice(problem: AssignmentProblem, weights: np.ndarray, seed: int = 0) -> np.ndarray:
@@ -88,11 +73,6 @@ def restore_budget(problem: AssignmentProblem, choice: np.ndarray, target_share:
     return plan
 
 
-def _within_budget(spend: np.ndarray, room: float) -> np.ndarray:
-    """Indices of moves, in order, whose running spend stays within `room`."""
-    return np.flatnonzero(np.cumsum(np.maximum(spend, 0.0)) <= room + EPSILON)
-
-
 def _apply(problem: AssignmentProblem, choice: np.ndarray, totals: np.ndarray, pairs: np.ndarray) -> None:
     units = problem.unit[pairs]
     old = choice[units]
@@ -102,11 +82,17 @@ def _apply(problem: AssignmentProblem, choice: np.ndarray, totals: np.ndarray, p
 
 
 def improve(problem: AssignmentProblem, choice: np.ndarray, deadline: float) -> np.ndarray:
-    """Cheaper plans by feasible shifts, then swaps, until neither helps or the deadline passes (the plan must be feasible)."""
+    """Cheaper plans by feasible shifts, then swaps, until neither helps (the plan must be feasible).
+
+    Each round scores every candidate pair, so the rounds are bounded by IMPROVE_WORK pair
+    scorings in all (a budget of work: deterministic), and by the deadline (a safety stop).
+    """
     choice = choice.copy()
     totals = problem.rep_loads(choice)
     tolerance = EPSILON * np.maximum(1.0, np.abs(problem.upper))
-    while time.perf_counter() < deadline:
+    for _ in range(max(1, IMPROVE_WORK // max(1, len(problem.unit)))):
+        if time.perf_counter() >= deadline:
+            break
         moved = _shift_round(problem, choice, totals, tolerance)
         if not moved and not _swap_round(problem, choice, totals, tolerance):
             break
@@ -118,6 +104,11 @@ def _room(problem: AssignmentProblem, choice: np.ndarray) -> float:
 
 
 def _shift_round(problem: AssignmentProblem, choice: np.ndarray, totals: np.ndarray, tolerance: np.ndarray) -> bool:
+    """Apply improving shifts, the largest saving first, at most one per rep (so each is exactly as scored).
+
+    One shift per rep a round, rescored each round, ends at cheaper plans than filling each
+    rep's room with its largest savings in one go.
+    """
     current = choice[problem.unit]
     saving = problem.cost[current] - problem.cost
     moves = np.flatnonzero(saving > EPSILON * np.maximum(1.0, np.abs(problem.cost)))
@@ -126,16 +117,22 @@ def _shift_round(problem: AssignmentProblem, choice: np.ndarray, totals: np.ndar
     a, b, load = problem.rep[current[moves]], problem.rep[moves], problem.pair_load[moves]
     fits = np.all(totals[a] - load >= problem.lower[a] - tolerance[a], axis=1)
     fits &= np.all(totals[b] + load <= problem.upper[b] + tolerance[b], axis=1)
-    moves = moves[fits]
-    if not len(moves):
-        return False
-    order = np.lexsort((moves, -saving[moves]))
-    order = _first_per_rep(order, problem.rep[current[moves]])
-    taken = moves[_non_conflicting(order, problem.rep[current[moves]], problem.rep[moves], problem.reps)]
-    if problem.has_budget:
-        spend = problem.budget_weight[taken] - problem.budget_weight[current[taken]]
-        taken = taken[_within_budget(spend, _room(problem, choice))]
-    _apply(problem, choice, totals, taken)
+    moves, a, b = moves[fits], a[fits], b[fits]
+    spend = problem.budget_weight[moves] - problem.budget_weight[current[moves]] if problem.has_budget else None
+    room = _room(problem, choice)
+    used = np.zeros(problem.reps, dtype=bool)
+    taken = []
+    for index in np.lexsort((moves, -saving[moves])).tolist():
+        source, target = a[index], b[index]
+        if used[source] or used[target] or (spend is not None and spend[index] > room + EPSILON):
+            continue
+        used[source] = used[target] = True
+        taken.append(moves[index])
+        if spend is not None:
+            room -= max(0.0, float(spend[index]))
+        if 2 * len(taken) >= problem.reps - 1:  # every rep (but perhaps one) has its shift
+            break
+    _apply(problem, choice, totals, np.array(taken, dtype=np.int64))
     return len(taken) > 0
 
 
@@ -187,9 +184,16 @@ def _swap_round(problem: AssignmentProblem, choice: np.ndarray, totals: np.ndarr
     return swapped
 
 
-def reoptimise(problem: AssignmentProblem, choice: np.ndarray, pairs: np.ndarray, time_limit: float) -> np.ndarray | None:
-    """The plan of `exact_split` when HiGHS finds one, else None."""
-    return exact_split(problem, choice, pairs, time_limit)[0]
+def reoptimise(
+    problem: AssignmentProblem, choice: np.ndarray, pairs: np.ndarray, time_limit: float, totals: np.ndarray | None = None,
+    bands: tuple[np.ndarray, np.ndarray] | None = None,
+) -> np.ndarray | None:
+    """The plan of `exact_split` when HiGHS finds one, else None; `totals`, the plan's rep totals if known, saves a
+    pass; `bands` (lower, upper) replace the problem's.
+
+    The bands are narrowed by HiGHS's tolerance, so that the plan is inside them by ours.
+    """
+    return _split(problem, choice, pairs, time_limit, totals, HIGHS_MIP_TOLERANCE, bands)[0]
 
 
 def exact_split(
@@ -202,9 +206,21 @@ def exact_split(
     finds none within the time limit) and HiGHS's proven lower bound on the neighbourhood's cost
     plus the fixed units' cost (-inf when it proved none).
     """
+    plan, proven, free = _split(problem, choice, pairs, time_limit, None, 0.0, None)
+    fixed_cost = float(problem.cost[choice].sum() - problem.cost[choice[free]].sum())
+    return plan, fixed_cost + proven
+
+
+def _split(
+    problem: AssignmentProblem, choice: np.ndarray, pairs: np.ndarray, time_limit: float, totals: np.ndarray | None,
+    margin: float, bands: tuple[np.ndarray, np.ndarray] | None,
+) -> tuple[np.ndarray | None, float, np.ndarray]:
+    """`exact_split`'s plan within `bands` (the problem's by default) narrowed by `margin` (at most a quarter of
+    their width), HiGHS's bound on the neighbourhood's cost alone, and the units set free."""
+    lower, upper = bands or (problem.lower, problem.upper)
     pairs = np.sort(pairs)
     free = np.unique(problem.unit[pairs])
-    fixed_totals = problem.rep_loads(choice)
+    fixed_totals = problem.rep_loads(choice) if totals is None else totals.copy()
     np.subtract.at(fixed_totals, problem.rep[choice[free]], problem.load[free])
     reps, rep_row = np.unique(problem.rep[pairs], return_inverse=True)
     measures = problem.lower.shape[1]
@@ -215,8 +231,9 @@ def exact_split(
         sparse.csr_array((problem.pair_load[pairs].ravel(), (band_row.ravel(), np.repeat(columns, measures))),
                          shape=(len(reps) * measures, len(pairs))),
     ]
-    low = [np.ones(len(free)), (problem.lower[reps] - fixed_totals[reps]).ravel()]
-    high = [np.ones(len(free)), (problem.upper[reps] - fixed_totals[reps]).ravel()]
+    margin = np.minimum(margin, (upper[reps] - lower[reps]) / 4)
+    low = [np.ones(len(free)), (lower[reps] + margin - fixed_totals[reps]).ravel()]
+    high = [np.ones(len(free)), (upper[reps] - margin - fixed_totals[reps]).ravel()]
     if problem.has_budget:
         rows.append(sparse.csr_array(problem.budget_weight[pairs][None, :]))
         low.append(np.array([-np.inf]))
@@ -228,15 +245,24 @@ def exact_split(
         bounds=Bounds(0, 1),
         options={"time_limit": max(time_limit, 0.01), "mip_rel_gap": 1e-5},
     )
-    fixed_cost = float(problem.cost[choice].sum() - problem.cost[choice[free]].sum())
     proven = getattr(result, "mip_dual_bound", None)
-    bound = fixed_cost + proven if proven is not None and np.isfinite(proven) else -np.inf
+    proven = proven if proven is not None and np.isfinite(proven) else -np.inf
     if result.x is None:
-        return None, bound
+        return None, proven, free
     taken = pairs[result.x > 0.5]
     plan = choice.copy()
     plan[problem.unit[taken]] = taken
-    return plan, bound
+    return plan, proven, free
+
+
+def _moved_totals(problem: AssignmentProblem, totals: np.ndarray, choice: np.ndarray, plan: np.ndarray,
+                  pairs: np.ndarray) -> np.ndarray:
+    """The rep totals of `plan`, which differs from `choice` (with `totals`) only in the units of `pairs`."""
+    units = np.unique(problem.unit[pairs])
+    moved = totals.copy()
+    np.add.at(moved, problem.rep[choice[units]], -problem.load[units])
+    np.add.at(moved, problem.rep[plan[units]], problem.load[units])
+    return moved
 
 
 class PairIndex:
@@ -301,21 +327,31 @@ def _between(problem: AssignmentProblem, index: PairIndex, choice: np.ndarray, r
     return np.concatenate([moves[np.isin(unit, kept)], choice[kept]])
 
 
+def _closer(problem: AssignmentProblem, totals: np.ndarray, rep: int, share: float) -> tuple[np.ndarray, np.ndarray]:
+    """The bands, but `rep`'s moved from its own to `share` of the way from its totals to it, where it is outside."""
+    lower, upper = problem.lower.copy(), problem.upper.copy()
+    total = totals[rep]
+    lower[rep] = np.where(total < lower[rep], total + share * (lower[rep] - total), lower[rep])
+    upper[rep] = np.where(total > upper[rep], total - share * (total - upper[rep]), upper[rep])
+    return lower, upper
+
+
 def pair_repair(problem: AssignmentProblem, choice: np.ndarray, deadline: float, partners: int = 8) -> tuple[np.ndarray, bool]:
     """Bring each rep still outside a band inside it by re-splitting units with partner reps exactly.
 
     Each such rep tries its best partners one at a time, then two and three at once; a success keeps every
-    rep it touches inside its bands, so the reps outside only ever get fewer. Later passes
-    offer more units to each re-split.
+    rep it touches inside its bands, so the reps outside only ever get fewer. A rep too far
+    out for that then closes part of its distance with each partner in turn (the partners kept
+    inside; half its distance, else a fifth), so it gets steadily closer. Later passes offer more units to each re-split.
     """
     choice = choice.copy()
     index = PairIndex(problem)
     totals = problem.rep_loads(choice)
-    if _violation(totals, problem.lower, problem.upper).max() <= INSIDE:
+    if violation(totals, problem.lower, problem.upper).max() <= INSIDE:
         return choice, True
     for units in (NEIGHBOURHOOD_UNITS, 4 * NEIGHBOURHOOD_UNITS, 16 * NEIGHBOURHOOD_UNITS):
-        for rep in np.flatnonzero(_violation(totals, problem.lower, problem.upper) > INSIDE):
-            if _violation(totals[rep], problem.lower[rep], problem.upper[rep]) <= INSIDE:
+        for rep in np.flatnonzero(violation(totals, problem.lower, problem.upper) > INSIDE):
+            if violation(totals[rep], problem.lower[rep], problem.upper[rep]) <= INSIDE:
                 continue
             ranked = _partners(problem, index, choice, rep, totals)
             groups = [ranked[i : i + 1] for i in range(min(len(ranked), partners))]
@@ -325,12 +361,20 @@ def pair_repair(problem: AssignmentProblem, choice: np.ndarray, deadline: float,
                 if time.perf_counter() >= deadline:
                     break
                 pairs = _between(problem, index, choice, np.array([rep, *group]), units)
-                plan = reoptimise(problem, choice, pairs, SOLVE_SECONDS)
+                plan = reoptimise(problem, choice, pairs, SOLVE_SECONDS, totals)
                 if plan is not None:
-                    choice = plan
-                    totals = problem.rep_loads(choice)
+                    choice, totals = plan, _moved_totals(problem, totals, choice, plan, pairs)
                     break
-        if _violation(totals, problem.lower, problem.upper).max() <= INSIDE:
+            else:  # too far out for a few partners' room: close the distance step by step, partner by partner
+                for partner, share in itertools.product(ranked[:PARTIAL_PARTNERS], PARTIAL_SHARES):
+                    if time.perf_counter() >= deadline or violation(totals[rep], problem.lower[rep], problem.upper[rep]) <= INSIDE:
+                        break
+                    pairs = _between(problem, index, choice, np.array([rep, partner]), units)
+                    plan = reoptimise(problem, choice, pairs, SOLVE_SECONDS, totals, _closer(problem, totals, rep, share))
+                    if plan is not None:
+                        choice, totals = plan, _moved_totals(problem, totals, choice, plan, pairs)
+        totals = problem.rep_loads(choice)  # free of the drift of incremental updates
+        if violation(totals, problem.lower, problem.upper).max() <= INSIDE:
             return choice, True
     return choice, False
 
@@ -346,6 +390,7 @@ def rep_pair_search(problem: AssignmentProblem, choice: np.ndarray, max_solves: 
     choice = choice.copy()
     index = PairIndex(problem)
     cost = float(problem.cost[choice].sum())
+    totals = problem.rep_loads(choice)
     solves, improved = 0, True
     while improved and solves < max_solves and time.perf_counter() < deadline:
         improved = False
@@ -362,8 +407,12 @@ def rep_pair_search(problem: AssignmentProblem, choice: np.ndarray, max_solves: 
             if not len(pairs):
                 continue
             solves += 1
-            plan = reoptimise(problem, choice, pairs, SOLVE_SECONDS)
-            if plan is not None and problem.cost[plan].sum() < cost - EPSILON * max(1.0, abs(cost)):
-                choice, cost, improved = plan, float(problem.cost[plan].sum()), True
+            plan = reoptimise(problem, choice, pairs, SOLVE_SECONDS, totals)
+            if plan is None:
+                continue
+            free = np.unique(problem.unit[pairs])
+            saved = float(problem.cost[choice[free]].sum() - problem.cost[plan[free]].sum())
+            if saved > EPSILON * max(1.0, abs(cost)):
+                choice, totals, cost, improved = plan, _moved_totals(problem, totals, choice, plan, pairs), cost - saved, True
     return choice, solves
 

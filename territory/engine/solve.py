@@ -5,7 +5,8 @@
    locked units overfilling a rep, units nobody may own); if one fails, no plan is made and
    the binding constraints are returned instead (diagnosis.py).
 3. Candidates: a unit (or a whole account family, which moves as one) keeps its cheapest
-   eligible reps and its current rep as candidate pairs.
+   eligible reps and its current rep as candidate pairs. In a large pool, "cheapest" is by
+   reduced cost at the band prices of the dual over a sample of the units (a warm start).
 4. Bound: the Lagrangian dual over the candidates (lagrangian.py); then every eligible pair,
    candidate or not, is priced at the dual's multipliers: pairs cheaper than a unit's best
    candidate join the candidates and the dual resumes (column generation), and the bound is
@@ -20,8 +21,11 @@
 from __future__ import annotations
 
 import dataclasses
+import logging
 import resource
 import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 
 import numpy as np
@@ -31,8 +35,23 @@ from territory.engine.costs import CostModel
 from territory.engine.diagnosis import conflicting_constraints, diagnose, unrepaired
 from territory.engine.evaluate import evaluate
 from territory.engine.instance import Instance
-from territory.engine.lagrangian import Multipliers, dual_constant, lagrangian_bound, reduced_costs
-from territory.engine.primal import exact_split, improve, pair_repair, rep_pair_search, restore_budget, sampled_choice
+from territory.engine.lagrangian import (
+    LagrangianBound,
+    Multipliers,
+    dual_constant,
+    lagrangian_bound,
+    reduced_costs,
+)
+from territory.engine.primal import (
+    INSIDE,
+    exact_split,
+    improve,
+    pair_repair,
+    rep_pair_search,
+    restore_budget,
+    sampled_choice,
+    violation,
+)
 from territory.engine.problem import AssignmentProblem
 from territory.engine.solution import Solution
 
@@ -44,7 +63,39 @@ START_DRAWS = 8  # roundings of each, the best kept
 EXACT_PAIRS = 2_000  # at most this many pairs: solve the whole MILP with HiGHS
 PRICING_ROUNDS = 5
 PRICING_ENOUGH = 0.01  # share of units still gaining pairs at which column generation stops
+PRICING_GAP = 1e-3  # or the share of the bound that the pairs they would gain are worth
 RESUMED_ITERATIONS = 25  # dual iterations when resuming from earlier multipliers
+SEARCH_SOLVES = 500  # at most this many re-splits in the rep-pair search: beyond, each saves little
+SAMPLE_GROUPS = 100_000  # a larger pool first prices its bands on a sample of this many groups
+
+LOGGER = logging.getLogger(__name__)
+
+
+@contextmanager
+def progress_to(report: Callable[[str], None]) -> Iterator[None]:
+    """While the block runs, send each line of the engine's log to `report` as it happens."""
+
+    class Forward(logging.Handler):
+        def emit(self, record: logging.LogRecord) -> None:
+            report(record.getMessage())
+
+    engine = logging.getLogger("territory.engine")
+    handler, level = Forward(), engine.level
+    engine.addHandler(handler)
+    engine.setLevel(logging.INFO)
+    try:
+        yield
+    finally:
+        engine.removeHandler(handler)
+        engine.setLevel(level)
+
+
+class _Log(list):
+    """The solve's log: kept for the Solution, and each line sent to the module's logger as it happens (progress)."""
+
+    def append(self, line: str) -> None:
+        super().append(line)
+        LOGGER.info(line)
 
 
 @dataclass(frozen=True)
@@ -110,57 +161,99 @@ def _group_blocks(costs: CostModel, groups: Groups):
         g = end
 
 
-def _dense_block(costs: CostModel, groups: Groups, block: np.ndarray, members: np.ndarray, local: np.ndarray):
-    """Cost (inf where ineligible) and budget spend of every (group, rep) pair of a block."""
-    instance = costs.instance
-    cost = np.add.reduceat(costs.cost(members), local, axis=0)
-    eligible = np.logical_and.reduceat(costs.eligible(members), local, axis=0)
-    cost[~eligible] = np.inf
-    spend = np.repeat(groups.budget_weight[block, None], instance.reps.count, axis=1)
-    current = instance.units.current_rep[members]
+def _by_group(rows: np.ndarray, local: np.ndarray, sizes: np.ndarray, combine) -> np.ndarray:
+    """Rows of members combined per group with `combine` (np.add, np.logical_and), groups of one taken as they are."""
+    combined = rows[local]
+    for offset in range(1, int(sizes.max(initial=1))):
+        larger = np.flatnonzero(sizes > offset)
+        combined[larger] = combine(combined[larger], rows[local[larger] + offset])
+    return combined
+
+
+def _dense_block(costs: CostModel, groups: Groups, block: np.ndarray, members: np.ndarray, local: np.ndarray) -> np.ndarray:
+    """Cost (inf where ineligible) of every (group, rep) pair of a block."""
+    sizes = groups.sizes[block]
+    cost = _by_group(costs.dense_cost(members), local, sizes, np.add)
+    cost[~_by_group(costs.eligible(members), local, sizes, np.logical_and)] = np.inf
+    return cost
+
+
+def _dense_spend(costs: CostModel, groups: Groups, block: np.ndarray, members: np.ndarray, local: np.ndarray) -> np.ndarray:
+    """Budget spend of every (group, rep) pair of a block: every owned member's weight, but at its current rep."""
+    spend = np.repeat(groups.budget_weight[block, None], costs.instance.reps.count, axis=1)
+    current = costs.instance.units.current_rep[members]
     owned = current >= 0
     np.subtract.at(spend, (np.searchsorted(local, np.arange(len(members)), side="right")[owned] - 1, current[owned]),
                    groups.unit_budget_weight[members][owned])
-    return cost, spend
+    return spend
 
 
-def _candidates(costs: CostModel, groups: Groups, per_unit: int) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-    """Each group's cheapest eligible reps and its current rep: (group, rep, cost, spend) sorted by group."""
+def _candidates(
+    costs: CostModel, groups: Groups, per_unit: int, multipliers: Multipliers | None = None,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Each group's cheapest eligible reps (by reduced cost at `multipliers`, if given) and its current rep:
+    (group, rep, cost, spend) sorted by group."""
     m = costs.instance.reps.count
     keep = min(per_unit, m)
+    budgeted = np.isfinite(_budget(costs.instance))
     parts = []
     for block, members, local in _group_blocks(costs, groups):
-        cost, spend = _dense_block(costs, groups, block, members, local)
+        cost = _dense_block(costs, groups, block, members, local)
+        spend = _dense_spend(costs, groups, block, members, local) if budgeted else None
+        ranked = cost
+        if multipliers is not None:
+            ranked = groups.load[block] @ multipliers.price.T
+            ranked += cost
+            if budgeted:
+                ranked += multipliers.budget * spend
         chosen = np.zeros(cost.shape, dtype=bool)
-        cheapest = np.argpartition(cost, keep - 1, axis=1)[:, :keep] if keep < m else np.arange(m)[None, :]
+        cheapest = np.argpartition(ranked, keep - 1, axis=1)[:, :keep] if keep < m else np.arange(m)[None, :]
         np.put_along_axis(chosen, np.broadcast_to(cheapest, (len(block), cheapest.shape[1])), True, axis=1)
         current = costs.instance.units.current_rep[members[local]]
         has_current = current >= 0
         chosen[np.flatnonzero(has_current), current[has_current]] = True
         chosen &= np.isfinite(cost)
         rows, reps = np.nonzero(chosen)
-        parts.append((block[rows], reps, cost[rows, reps], spend[rows, reps]))
+        parts.append((block[rows], reps, cost[rows, reps], spend[rows, reps] if budgeted else np.zeros(len(rows))))
     return tuple(np.concatenate(column) for column in zip(*parts))
 
 
-def _price_all_pairs(costs: CostModel, groups: Groups, problem: AssignmentProblem, multipliers: Multipliers):
-    """L over every eligible pair at the multipliers; per group its PRICED_PAIRS reps of least reduced cost
-    and the least reduced cost; and the cost of the dearest assignment (every group at its most
-    expensive eligible rep, bands ignored)."""
+@dataclass(frozen=True)
+class Pricing:
+    """Every eligible pair priced at the dual's multipliers."""
+
+    bound: float  # L over every eligible pair: a lower bound on the full problem's optimum
+    missing: np.ndarray  # groups with a pair cheaper than their cheapest candidate at the multipliers
+    best_reps: np.ndarray  # (len(missing), PRICED_PAIRS) those groups' reps of least reduced cost
+    dearest: float  # the cost of the dearest assignment: every group at its most expensive eligible rep, bands ignored
+
+
+def _price_all_pairs(costs: CostModel, groups: Groups, problem: AssignmentProblem, multipliers: Multipliers) -> Pricing:
+    """Price every eligible pair at the multipliers (see `Pricing`)."""
     price = multipliers.price
+    candidate_best = np.minimum.reduceat(reduced_costs(problem, multipliers), problem.unit_starts)
     keep = min(PRICED_PAIRS, costs.instance.reps.count)
-    best_rep, best_reduced = np.empty((groups.count, keep), dtype=np.int64), np.empty(groups.count)
+    best_reduced, missing, best_reps = np.empty(groups.count), [], []
     dearest = 0.0
     for block, members, local in _group_blocks(costs, groups):
-        cost, spend = _dense_block(costs, groups, block, members, local)
-        dearest += float(np.where(np.isfinite(cost), cost, -np.inf).max(axis=1).sum())
-        reduced = cost + groups.load[block] @ price.T
+        cost = _dense_block(costs, groups, block, members, local)
+        dearest += float(np.max(cost, axis=1, where=np.isfinite(cost), initial=-np.inf).sum())
+        reduced = groups.load[block] @ price.T
+        reduced += cost
         if problem.has_budget:
-            reduced += multipliers.budget * spend
-        cheapest = np.argpartition(reduced, keep - 1, axis=1)[:, :keep] if keep < reduced.shape[1] else np.argsort(reduced, axis=1)
-        best_rep[block] = cheapest
-        best_reduced[block] = reduced.min(axis=1)
-    return float(best_reduced.sum()) + dual_constant(problem, multipliers), best_rep, best_reduced, dearest
+            reduced += multipliers.budget * _dense_spend(costs, groups, block, members, local)
+        best = reduced.min(axis=1)
+        best_reduced[block] = best
+        cheaper = np.flatnonzero(best < candidate_best[block] - 1e-9 * np.maximum(1.0, np.abs(candidate_best[block])))
+        if len(cheaper):
+            rows = reduced[cheaper]
+            reps = np.argpartition(rows, keep - 1, axis=1)[:, :keep] if keep < rows.shape[1] else np.argsort(rows, axis=1)
+            missing.append(block[cheaper])
+            best_reps.append(reps)
+    bound = float(best_reduced.sum()) + dual_constant(problem, multipliers)
+    if not missing:
+        return Pricing(bound, np.empty(0, dtype=np.int64), np.empty((0, keep), dtype=np.int64), dearest)
+    return Pricing(bound, np.concatenate(missing), np.concatenate(best_reps), dearest)
 
 
 def _measure_scale(found: Bands) -> np.ndarray:
@@ -209,9 +302,9 @@ def _start(problem: AssignmentProblem, dual) -> np.ndarray:
         for seed in range(START_DRAWS):
             choice = restore_budget(problem, sampled_choice(problem, weights, seed))
             totals = problem.rep_loads(choice)
-            violation = float((np.maximum(0.0, totals - problem.upper) + np.maximum(0.0, problem.lower - totals)).sum())
-            if violation < best_violation:
-                best, best_violation = choice, violation
+            outside = float(violation(totals, problem.lower, problem.upper).sum())
+            if outside < best_violation:
+                best, best_violation = choice, outside
     return best
 
 
@@ -225,8 +318,8 @@ def default_time_limit(instance: Instance) -> float:
 
 
 def search_solves(instance: Instance) -> int:
-    """The work budget of the rep-pair search: re-splits allowed, two per rep plus fifty."""
-    return 2 * instance.reps.count + 50
+    """The work budget of the rep-pair search: re-splits allowed, two per rep plus fifty, at most SEARCH_SOLVES."""
+    return min(SEARCH_SOLVES, 2 * instance.reps.count + 50)
 
 
 def solve(
@@ -293,9 +386,10 @@ def _solve_each_pool(
     """Solve every pool alone and put the plans together (see `solve`)."""
     plan = np.full(instance.units.count, -1)
     prices = np.zeros(found.fair.shape)
-    bound, statuses, log, diagnosis = 0.0, [], [], []
+    bound, statuses, log, diagnosis = 0.0, [], _Log(), []
     for pool in pools:
         unit_mask, rep_mask = found.unit_pool == pool, found.rep_pool == pool
+        LOGGER.info(f"{found.pool_names[pool]}: solving its {int(unit_mask.sum()):,} units and {int(rep_mask.sum()):,} reps")
         part = solve(_part(instance, unit_mask, rep_mask), time_limit, effort, candidates_per_unit)
         log.extend(f"{found.pool_names[pool]}: {line}" for line in part.log)
         statuses.append(part.status)
@@ -314,20 +408,80 @@ def _solve_each_pool(
                      started, log)
 
 
+def _column_generation(
+    costs: CostModel, groups: Groups, problem: AssignmentProblem, dual: LagrangianBound, log: list[str], started: float,
+) -> tuple[AssignmentProblem, LagrangianBound, Pricing]:
+    """Add the pairs that price below each group's candidates and resume the dual, until few groups gain any."""
+    for _ in range(PRICING_ROUNDS):
+        pricing = _price_all_pairs(costs, groups, problem, dual.multipliers)
+        # the bound prices the rest anyway: stop when few units gain pairs, or when those they gain barely move it
+        if (len(pricing.missing) <= PRICING_ENOUGH * groups.count
+                or dual.value - pricing.bound <= PRICING_GAP * max(1.0, abs(dual.value))):
+            return problem, dual, pricing
+        log.append(f"pricing: {len(pricing.missing):,} units have a cheaper pair outside their candidates, worth "
+                   f"{(dual.value - pricing.bound) / max(1.0, abs(dual.value)):.3%} of the bound; adding them "
+                   f"({time.perf_counter() - started:.2f} s)")
+        new_group, new_rep = _new_pairs(problem, pricing.missing, pricing.best_reps)
+        new_cost, new_spend = _pair_costs(costs, groups, new_group, new_rep)
+        problem = _with_pairs(problem, new_group, new_rep, new_cost, new_spend)
+        dual = lagrangian_bound(problem, start=dual.multipliers, temperatures=(dual.temperature,),
+                                iterations_per_stage=RESUMED_ITERATIONS)
+    return problem, dual, _price_all_pairs(costs, groups, problem, dual.multipliers)
+
+
+def _subset(groups: Groups, chosen: np.ndarray) -> Groups:
+    """The groups `chosen` (sorted indices) alone; `of_unit` is -1 for the units of the others."""
+    sizes = groups.sizes[chosen]
+    offset = np.arange(sizes.sum()) - np.repeat(np.cumsum(sizes) - sizes, sizes)
+    members = groups.members[np.repeat(groups.starts[chosen], sizes) + offset]
+    of_unit = np.full(len(groups.of_unit), -1)
+    of_unit[members] = np.repeat(np.arange(len(chosen)), sizes)
+    return Groups(of_unit, members, np.cumsum(sizes) - sizes, groups.load[chosen], groups.budget_weight[chosen],
+                  groups.unit_budget_weight)
+
+
+def _sample_multipliers(
+    costs: CostModel, groups: Groups, lower: np.ndarray, upper: np.ndarray, per_unit: int, log: list[str], started: float,
+) -> Multipliers | None:
+    """Band prices from the dual over a sample of SAMPLE_GROUPS groups, the bands (and budget) shrunk to the
+    sample's share: a price is per unit of measure, so it carries over to the whole pool as a warm start
+    and ranks its candidates. None when the sample's bands are out of reach (sampling can make them so)."""
+    chosen = np.sort(np.random.default_rng(0).choice(groups.count, SAMPLE_GROUPS, replace=False))
+    sample = _subset(groups, chosen)
+    total = groups.load.sum(axis=0)
+    share = np.divide(sample.load.sum(axis=0), total, out=np.ones_like(total), where=total > 0)
+    group, rep, cost, spend = _candidates(costs, sample, per_unit)
+    budget = _budget(costs.instance)
+    owned = groups.budget_weight.sum()
+    problem = AssignmentProblem(
+        unit=group, rep=rep, cost=cost, load=sample.load, lower=lower * share, upper=upper * share,
+        budget_weight=spend if np.isfinite(budget) else None,
+        budget=budget * sample.budget_weight.sum() / owned if owned > 0 else budget,
+    )
+    problem, dual, pricing = _column_generation(costs, sample, problem, lagrangian_bound(problem), log, started)
+    usable = pricing.bound <= pricing.dearest * (1 + 1e-9) + 1e-9
+    log.append(f"sample of {SAMPLE_GROUPS:,} groups priced the bands{'' if usable else ' out of reach: no warm start'} "
+               f"({time.perf_counter() - started:.2f} s)")
+    return dual.multipliers if usable else None
+
+
 def _solve_pools_together(
     instance: Instance, costs: CostModel, found: Bands, time_limit: float | None, effort: int | None,
     candidates_per_unit: int | None, started: float,
 ) -> Solution:
     """Solve the instance as one problem (see the module docstring)."""
-    log: list[str] = []
+    log = _Log()
     scale = _measure_scale(found)
     groups = _groups(instance, scale)
     if candidates_per_unit is None:
         every = instance.units.count * instance.reps.count <= ALL_PAIRS
         candidates_per_unit = instance.reps.count if every else CANDIDATES_PER_UNIT
-    group, rep, cost, spend = _candidates(costs, groups, candidates_per_unit)
+    warm = None
+    if groups.count > SAMPLE_GROUPS and candidates_per_unit < instance.reps.count:
+        warm = _sample_multipliers(costs, groups, found.lower * scale, found.upper * scale, candidates_per_unit, log, started)
+    group, rep, cost, spend = _candidates(costs, groups, candidates_per_unit, warm)
     log.append(f"{instance.units.count:,} units in {groups.count:,} groups, {instance.reps.count:,} reps, "
-               f"{len(found.pool_names)} pool(s), {len(group):,} candidate pairs")
+               f"{len(found.pool_names)} pool(s), {len(group):,} candidate pairs ({time.perf_counter() - started:.2f} s)")
     binding = diagnose(instance, found, groups.of_unit, groups.load / scale, group, rep)
     if binding:
         return _infeasible(instance, found, binding, started, log)
@@ -337,24 +491,11 @@ def _solve_pools_together(
         unit=group, rep=rep, cost=cost, load=groups.load, lower=found.lower * scale, upper=found.upper * scale,
         budget_weight=spend if np.isfinite(budget) else None, budget=budget,
     )
-    dual = lagrangian_bound(problem)
+    dual = lagrangian_bound(problem, start=warm)
     log.append(f"dual: bound {dual.value:,.2f} over candidates after {dual.evaluations} evaluations, "
                f"{time.perf_counter() - started:.2f} s")
-    for _ in range(PRICING_ROUNDS):
-        bound, best_rep, best_reduced, dearest = _price_all_pairs(costs, groups, problem, dual.multipliers)
-        candidate_best = np.minimum.reduceat(reduced_costs(problem, dual.multipliers), problem.unit_starts)
-        missing = np.flatnonzero(best_reduced < candidate_best - 1e-9 * np.maximum(1.0, np.abs(candidate_best)))
-        if len(missing) <= PRICING_ENOUGH * groups.count:  # the bound below prices the rest anyway
-            break
-        log.append(f"pricing: {len(missing):,} units have a cheaper pair outside their candidates; adding them "
-                   f"({time.perf_counter() - started:.2f} s)")
-        new_group, new_rep = _new_pairs(problem, missing, best_rep[missing])
-        new_cost, new_spend = _pair_costs(costs, groups, new_group, new_rep)
-        problem = _with_pairs(problem, new_group, new_rep, new_cost, new_spend)
-        dual = lagrangian_bound(problem, start=dual.multipliers, temperatures=(dual.temperature,),
-                                iterations_per_stage=RESUMED_ITERATIONS)
-    else:
-        bound, _, _, dearest = _price_all_pairs(costs, groups, problem, dual.multipliers)
+    problem, dual, pricing = _column_generation(costs, groups, problem, dual, log, started)
+    bound, dearest = pricing.bound, pricing.dearest
     log.append(f"bound over every eligible pair: {bound:,.2f} after {time.perf_counter() - started:.2f} s")
     if not bound <= dearest * (1 + 1e-9) + 1e-9:
         # no assignment costs more than `dearest`, so a bound above it proves that none keeps every band
@@ -363,7 +504,9 @@ def _solve_pools_together(
     limit = default_time_limit(instance) if time_limit is None else time_limit
     deadline = started + limit
     choice = _start(problem, dual)
-    log.append(f"rounded: {time.perf_counter() - started:.2f} s")
+    outside = int((violation(problem.rep_loads(choice), problem.lower, problem.upper) > INSIDE).sum())
+    log.append(f"rounded: cost {problem.cost[choice].sum():,.2f}, {outside:,} rep(s) outside a band, "
+               f"{time.perf_counter() - started:.2f} s")
     if len(problem.unit) <= EXACT_PAIRS and candidates_per_unit >= instance.reps.count:
         # small enough to solve outright; every eligible pair is a candidate, so HiGHS's bound holds
         plan, proven = exact_split(problem, choice, np.arange(len(problem.unit)), max(1.0, limit))
@@ -372,8 +515,8 @@ def _solve_pools_together(
         if plan is not None:
             choice = plan
     choice, feasible = pair_repair(problem, choice, deadline)
-    log.append(f"repair: {'every band holds' if feasible else 'some bands still violated'} "
-               f"after {time.perf_counter() - started:.2f} s")
+    log.append(f"repair: {'every band holds' if feasible else 'some bands still violated'}, cost "
+               f"{problem.cost[choice].sum():,.2f}, after {time.perf_counter() - started:.2f} s")
     if not feasible:
         totals = problem.rep_loads(choice) / scale
         over = max(0.0, problem.spent(choice) - problem.budget) if problem.has_budget else 0.0

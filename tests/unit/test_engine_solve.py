@@ -10,7 +10,7 @@ from territory.engine.bands import bands
 from territory.engine.costs import CostModel
 from territory.engine.evaluate import evaluate
 from territory.engine.instance import Instance, Measure, Reps, Units
-from territory.engine.solve import solve
+from territory.engine.solve import progress_to, solve
 from territory.engine.synthetic import synthetic_instance
 
 
@@ -101,6 +101,15 @@ def test_the_same_instance_gives_the_same_plan():
     first, second = solve(instance), solve(instance)
     assert np.array_equal(first.rep, second.rep)
     assert first.objective == second.objective and first.lower_bound == second.lower_bound
+
+
+def test_the_log_is_reported_line_by_line_as_the_solve_goes():
+    lines = []
+    with progress_to(lines.append):
+        solution = solve(synthetic_instance(300, 6, seed=4))
+    solve(synthetic_instance(50, 3, seed=4))  # after the block, nothing more is reported
+
+    assert lines == list(solution.log) and lines[-1].startswith("plan: cost")
 
 
 def test_missing_capacity_is_diagnosed_with_the_hours_and_reps_to_hire():

@@ -1,0 +1,63 @@
+"""The plan side of the engine: repair into the bands, and the improving moves."""
+
+import time
+
+import numpy as np
+import pytest
+
+from territory.engine import solve as solve_module
+from territory.engine.primal import improve, pair_repair
+from territory.engine.problem import AssignmentProblem
+from territory.engine.synthetic import synthetic_instance
+
+
+def _far_outside() -> tuple[AssignmentProblem, np.ndarray]:
+    """Rep 0 holds 28 units of load 1 in a band of [19, 21]; six partners hold 15 each in [14, 17.5].
+
+    Rep 0 must shed 7 units, but any three partners have room for 6 only: no re-split with
+    one, two or three partners brings it inside at once.
+    """
+    reps, units = 7, 28 + 6 * 15
+    current = np.concatenate([np.zeros(28, dtype=int), np.repeat(np.arange(1, reps), 15)])
+    unit, rep = np.repeat(np.arange(units), reps), np.tile(np.arange(reps), units)
+    cost = np.where(rep == current[unit], 0.0, 1.0 + 0.01 * rep)  # moving costs a little more to higher reps
+    problem = AssignmentProblem(
+        unit=unit, rep=rep, cost=cost, load=np.ones((units, 1)),
+        lower=np.array([[19.0]] + [[14.0]] * 6), upper=np.array([[21.0]] + [[17.5]] * 6),
+    )
+    return problem, np.flatnonzero(rep == current[unit])
+
+
+def test_a_rep_too_far_out_for_three_partners_is_repaired_step_by_step():
+    problem, start = _far_outside()
+
+    plan, feasible = pair_repair(problem, start, time.perf_counter() + 60)
+
+    totals = problem.rep_loads(plan)[:, 0]
+    assert feasible
+    assert np.all((totals >= problem.lower[:, 0] - 1e-9) & (totals <= problem.upper[:, 0] + 1e-9))
+    assert totals[0] == 21  # it sheds no more than it must
+    # the cheapest 7 moves: two each to reps 1, 2 and 3, one to rep 4
+    assert problem.cost[plan].sum() == pytest.approx(2 * 1.01 + 2 * 1.02 + 2 * 1.03 + 1.04)
+
+
+def test_improving_moves_keep_every_band_and_never_raise_the_cost():
+    problem, start = _far_outside()
+    repaired, _ = pair_repair(problem, start, time.perf_counter() + 60)
+
+    improved = improve(problem, repaired, time.perf_counter() + 60)
+
+    totals = problem.rep_loads(improved)[:, 0]
+    assert np.all((totals >= problem.lower[:, 0] - 1e-9) & (totals <= problem.upper[:, 0] + 1e-9))
+    assert problem.cost[improved].sum() <= problem.cost[repaired].sum()
+
+
+def test_a_large_pool_starts_from_the_prices_of_a_sample(monkeypatch):
+    monkeypatch.setattr(solve_module, "SAMPLE_GROUPS", 300)
+    instance = synthetic_instance(1_500, 12, seed=3)
+
+    solution = solve_module.solve(instance, candidates_per_unit=4)
+
+    assert any(line.startswith("sample of 300 groups priced the bands") for line in solution.log)
+    assert solution.feasible and solution.lower_bound <= solution.objective
+    assert all(deviation <= 0.05 + 1e-6 for deviation in solution.max_deviation.values())
