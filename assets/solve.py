@@ -6,7 +6,7 @@ from dagster import AssetExecutionContext, AssetKey, Failure, MaterializeResult,
 from assets.resources import RunSettings, Warehouse
 from territory.engine.bands import bands
 from territory.engine.costs import CostModel
-from territory.engine.solve import solve
+from territory.engine.solve import progress_to, solve
 from territory.planning import ACCOUNT_COLUMNS, REP_COLUMNS, instance_from_marts, plan_tables
 
 ACCOUNTS_QUERY = f"select {', '.join(ACCOUNT_COLUMNS)} from main.dim_accounts order by account_id"
@@ -29,9 +29,8 @@ def territory_plan(context: AssetExecutionContext, warehouse: Warehouse, run_set
         raise Failure("no active rep in dim_reps: nobody can own accounts")
     instance = instance_from_marts(accounts, reps, plan)
     context.log.info(f"Assigning {len(accounts):,} accounts to {len(reps):,} active reps")
-    solution = solve(instance)
-    for line in solution.log:
-        context.log.info(line)
+    with progress_to(context.log.info):
+        solution = solve(instance)
     tables = plan_tables(
         instance, accounts, reps, solution, bands(instance, CostModel(instance)), context.run.run_id, next(iter(plan.tiers)),
     )

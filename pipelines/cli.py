@@ -190,16 +190,17 @@ def solve_command(instance_file: Path, out: Path, time_limit: float | None) -> N
 
     from territory.engine.alignment import AlignmentInstance, align
     from territory.engine.json_format import InstanceError, read_instance, solution_to_json
-    from territory.engine.solve import solve
+    from territory.engine.solve import progress_to, solve
 
     try:
         instance = read_instance(instance_file)
     except InstanceError as error:
         raise _Failure(str(error)) from error
-    if isinstance(instance, AlignmentInstance):
-        result = align(instance, time_limit=time_limit)
-    else:
-        result = solve(instance, time_limit=time_limit)
+    with progress_to(lambda line: click.echo(f"  {line}", err=True)):
+        if isinstance(instance, AlignmentInstance):
+            result = align(instance, time_limit=time_limit)
+        else:
+            result = solve(instance, time_limit=time_limit)
     answer = solution_to_json(instance, result)
     try:
         out.parent.mkdir(parents=True, exist_ok=True)

@@ -56,6 +56,7 @@ def test_solve_an_assignment_instance(tmp_path):
                   "moved share", str(out)):
         assert label in result.stdout
     assert "Traceback" not in result.stderr
+    assert "  dual: bound" in result.stderr and "  plan: cost" in result.stderr  # progress, as it happens
 
 
 def test_solve_an_alignment_instance(tmp_path):
