@@ -342,7 +342,8 @@ def pair_repair(problem: AssignmentProblem, choice: np.ndarray, deadline: float,
     Each such rep tries its best partners one at a time, then two and three at once; a success keeps every
     rep it touches inside its bands, so the reps outside only ever get fewer. A rep too far
     out for that then closes part of its distance with each partner in turn (the partners kept
-    inside; half its distance, else a fifth), so it gets steadily closer. Later passes offer more units to each re-split.
+    inside; half its distance, else a fifth), so it gets steadily closer. Later passes offer
+    more units to each re-split.
     """
     choice = choice.copy()
     index = PairIndex(problem)
@@ -367,7 +368,8 @@ def pair_repair(problem: AssignmentProblem, choice: np.ndarray, deadline: float,
                     break
             else:  # too far out for a few partners' room: close the distance step by step, partner by partner
                 for partner, share in itertools.product(ranked[:PARTIAL_PARTNERS], PARTIAL_SHARES):
-                    if time.perf_counter() >= deadline or violation(totals[rep], problem.lower[rep], problem.upper[rep]) <= INSIDE:
+                    inside = violation(totals[rep], problem.lower[rep], problem.upper[rep]) <= INSIDE
+                    if inside or time.perf_counter() >= deadline:
                         break
                     pairs = _between(problem, index, choice, np.array([rep, partner]), units)
                     plan = reoptimise(problem, choice, pairs, SOLVE_SECONDS, totals, _closer(problem, totals, rep, share))
