@@ -31,12 +31,14 @@ def measure(args: list[str], home: Path) -> Measurement:
     env = {**os.environ, "TERRITORY_HOME": str(home), "DAGSTER_DISABLE_TELEMETRY": "1",
            "DBT_SEND_ANONYMOUS_USAGE_STATS": "False"}
     env.pop("DAGSTER_HOME", None)
-    started = time.perf_counter()
-    process = subprocess.Popen([TERRITORY, *args], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-    _, status, usage = os.wait4(process.pid, 0)
-    seconds = time.perf_counter() - started
-    if os.waitstatus_to_exitcode(status) != 0:
-        sys.exit(f"territory {' '.join(args)} failed:\n{process.stderr.read().decode()[-3000:]}")
+    with tempfile.TemporaryFile() as errors:  # a file, not a pipe: a full pipe would stall the command
+        started = time.perf_counter()
+        process = subprocess.Popen([TERRITORY, *args], env=env, stdout=subprocess.DEVNULL, stderr=errors)
+        _, status, usage = os.wait4(process.pid, 0)
+        seconds = time.perf_counter() - started
+        if os.waitstatus_to_exitcode(status) != 0:
+            errors.seek(0)
+            sys.exit(f"territory {' '.join(args)} failed:\n{errors.read().decode()[-3000:]}")
     return Measurement(seconds, usage.ru_maxrss / 1024**2)
 
 

@@ -340,17 +340,18 @@ def pair_repair(problem: AssignmentProblem, choice: np.ndarray, deadline: float,
     """Bring each rep still outside a band inside it by re-splitting units with partner reps exactly.
 
     Each such rep tries its best partners one at a time, then two and three at once; a success keeps every
-    rep it touches inside its bands, so the reps outside only ever get fewer. A rep too far
-    out for that then closes part of its distance with each partner in turn (the partners kept
-    inside; half its distance, else a fifth), so it gets steadily closer. Later passes offer
-    more units to each re-split.
+    rep it touches inside its bands, so the reps outside only ever get fewer. Later passes
+    offer more units to each re-split. In the last, a rep still too far out closes part of its
+    distance with each partner in turn (the partners kept inside; half its distance, else a
+    fifth), so it gets steadily closer.
     """
     choice = choice.copy()
     index = PairIndex(problem)
     totals = problem.rep_loads(choice)
     if violation(totals, problem.lower, problem.upper).max() <= INSIDE:
         return choice, True
-    for units in (NEIGHBOURHOOD_UNITS, 4 * NEIGHBOURHOOD_UNITS, 16 * NEIGHBOURHOOD_UNITS):
+    passes = (NEIGHBOURHOOD_UNITS, 4 * NEIGHBOURHOOD_UNITS, 16 * NEIGHBOURHOOD_UNITS)
+    for units in passes:
         for rep in np.flatnonzero(violation(totals, problem.lower, problem.upper) > INSIDE):
             if violation(totals[rep], problem.lower[rep], problem.upper[rep]) <= INSIDE:
                 continue
@@ -367,7 +368,8 @@ def pair_repair(problem: AssignmentProblem, choice: np.ndarray, deadline: float,
                     choice, totals = plan, _moved_totals(problem, totals, choice, plan, pairs)
                     break
             else:  # too far out for a few partners' room: close the distance step by step, partner by partner
-                for partner, share in itertools.product(ranked[:PARTIAL_PARTNERS], PARTIAL_SHARES):
+                # (last pass only: partial steps use up partners' room that strict re-splits of others need)
+                for partner, share in itertools.product(ranked[:PARTIAL_PARTNERS] if units == passes[-1] else (), PARTIAL_SHARES):
                     inside = violation(totals[rep], problem.lower[rep], problem.upper[rep]) <= INSIDE
                     if inside or time.perf_counter() >= deadline:
                         break
