@@ -27,6 +27,7 @@ EPSILON = 1e-9
 INSIDE = 1e-7  # a total this close outside its band (scaled) counts as inside
 HIGHS_MIP_TOLERANCE = 1e-6  # how far outside a row HiGHS's MILP solutions may be: re-splits aim this far inside
 SOLVE_SECONDS = 10.0  # HiGHS limit per re-split: far above what one takes, so that it never decides the answer
+NODE_LIMIT = 200  # branch-and-bound nodes per re-split (deterministic, unlike time): a re-split with no plan by then fails
 NEIGHBOURHOOD_UNITS = 150  # units per exact re-split of two reps: small MILPs solve in milliseconds
 IMPROVE_WORK = 2_000_000_000  # pair scorings the shift and swap rounds may spend in all
 PARTIAL_PARTNERS = 32  # partners a rep far outside its band re-splits with, one by one, to get closer
@@ -188,12 +189,12 @@ def reoptimise(
     problem: AssignmentProblem, choice: np.ndarray, pairs: np.ndarray, time_limit: float, totals: np.ndarray | None = None,
     bands: tuple[np.ndarray, np.ndarray] | None = None,
 ) -> np.ndarray | None:
-    """The plan of `exact_split` when HiGHS finds one, else None; `totals`, the plan's rep totals if known, saves a
-    pass; `bands` (lower, upper) replace the problem's.
+    """The plan of `exact_split` when HiGHS finds one within NODE_LIMIT nodes, else None; `totals`, the plan's rep
+    totals if known, saves a pass; `bands` (lower, upper) replace the problem's.
 
     The bands are narrowed by HiGHS's tolerance, so that the plan is inside them by ours.
     """
-    return _split(problem, choice, pairs, time_limit, totals, HIGHS_MIP_TOLERANCE, bands)[0]
+    return _split(problem, choice, pairs, time_limit, totals, HIGHS_MIP_TOLERANCE, bands, NODE_LIMIT)[0]
 
 
 def exact_split(
@@ -206,17 +207,18 @@ def exact_split(
     finds none within the time limit) and HiGHS's proven lower bound on the neighbourhood's cost
     plus the fixed units' cost (-inf when it proved none).
     """
-    plan, proven, free = _split(problem, choice, pairs, time_limit, None, 0.0, None)
+    plan, proven, free = _split(problem, choice, pairs, time_limit, None, 0.0, None, None)
     fixed_cost = float(problem.cost[choice].sum() - problem.cost[choice[free]].sum())
     return plan, fixed_cost + proven
 
 
 def _split(
     problem: AssignmentProblem, choice: np.ndarray, pairs: np.ndarray, time_limit: float, totals: np.ndarray | None,
-    margin: float, bands: tuple[np.ndarray, np.ndarray] | None,
+    margin: float, bands: tuple[np.ndarray, np.ndarray] | None, node_limit: int | None,
 ) -> tuple[np.ndarray | None, float, np.ndarray]:
     """`exact_split`'s plan within `bands` (the problem's by default) narrowed by `margin` (at most a quarter of
-    their width), HiGHS's bound on the neighbourhood's cost alone, and the units set free."""
+    their width), HiGHS's bound on the neighbourhood's cost alone, and the units set free; HiGHS stops after
+    `node_limit` branch-and-bound nodes (None: no limit)."""
     lower, upper = bands or (problem.lower, problem.upper)
     pairs = np.sort(pairs)
     free = np.unique(problem.unit[pairs])
@@ -243,7 +245,7 @@ def _split(
         constraints=LinearConstraint(sparse.vstack(rows).tocsr(), np.concatenate(low), np.concatenate(high)),
         integrality=np.ones(len(pairs)),
         bounds=Bounds(0, 1),
-        options={"time_limit": max(time_limit, 0.01), "mip_rel_gap": 1e-5},
+        options={"time_limit": max(time_limit, 0.01), "mip_rel_gap": 1e-5, "node_limit": node_limit},
     )
     proven = getattr(result, "mip_dual_bound", None)
     proven = proven if proven is not None and np.isfinite(proven) else -np.inf
