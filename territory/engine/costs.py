@@ -130,7 +130,7 @@ class CostModel:
         cost = np.arcsin(chord, out=chord)
         cost *= self._travel_scale[units, None]
         value = u.value[units]
-        codes = [codes.unit_code[units] for codes in self._fit] or [np.zeros(len(units), dtype=np.int64)]
+        codes = [attribute.unit_code[units] for attribute in self._fit] or [np.zeros(len(units), dtype=np.int64)]
         fit = self._fit_rows[0][codes[0]]
         for rows, code in zip(self._fit_rows[1:], codes[1:]):
             fit += rows[code]

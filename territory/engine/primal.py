@@ -338,6 +338,23 @@ def _closer(problem: AssignmentProblem, totals: np.ndarray, rep: int, share: flo
     return lower, upper
 
 
+def _close_in(
+    problem: AssignmentProblem, index: PairIndex, choice: np.ndarray, totals: np.ndarray, rep: int, partners: np.ndarray,
+    units: int, deadline: float,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Bring `rep`, too far out for a few partners' room, closer step by step: with each partner in turn, a
+    re-split that closes half (else a fifth) of its distance to its bands, the partner kept inside."""
+    for partner, share in itertools.product(partners, PARTIAL_SHARES):
+        inside = violation(totals[rep], problem.lower[rep], problem.upper[rep]) <= INSIDE
+        if inside or time.perf_counter() >= deadline:
+            break
+        pairs = _between(problem, index, choice, np.array([rep, partner]), units)
+        plan = reoptimise(problem, choice, pairs, SOLVE_SECONDS, totals, _closer(problem, totals, rep, share))
+        if plan is not None:
+            choice, totals = plan, _moved_totals(problem, totals, choice, plan, pairs)
+    return choice, totals
+
+
 def pair_repair(problem: AssignmentProblem, choice: np.ndarray, deadline: float, partners: int = 8) -> tuple[np.ndarray, bool]:
     """Bring each rep still outside a band inside it by re-splitting units with partner reps exactly.
 
@@ -369,16 +386,9 @@ def pair_repair(problem: AssignmentProblem, choice: np.ndarray, deadline: float,
                 if plan is not None:
                     choice, totals = plan, _moved_totals(problem, totals, choice, plan, pairs)
                     break
-            else:  # too far out for a few partners' room: close the distance step by step, partner by partner
-                # (last pass only: partial steps use up partners' room that strict re-splits of others need)
-                for partner, share in itertools.product(ranked[:PARTIAL_PARTNERS] if units == passes[-1] else (), PARTIAL_SHARES):
-                    inside = violation(totals[rep], problem.lower[rep], problem.upper[rep]) <= INSIDE
-                    if inside or time.perf_counter() >= deadline:
-                        break
-                    pairs = _between(problem, index, choice, np.array([rep, partner]), units)
-                    plan = reoptimise(problem, choice, pairs, SOLVE_SECONDS, totals, _closer(problem, totals, rep, share))
-                    if plan is not None:
-                        choice, totals = plan, _moved_totals(problem, totals, choice, plan, pairs)
+            else:
+                if units == passes[-1]:  # earlier, partial steps would use up room that others' re-splits need
+                    choice, totals = _close_in(problem, index, choice, totals, rep, ranked[:PARTIAL_PARTNERS], units, deadline)
         totals = problem.rep_loads(choice)  # free of the drift of incremental updates
         if violation(totals, problem.lower, problem.upper).max() <= INSIDE:
             return choice, True
