@@ -13,6 +13,8 @@ from contextlib import contextmanager
 from pathlib import Path
 
 import duckdb
+import pandas as pd
+import pyarrow as pa
 from dagster import ConfigurableResource
 
 from territory.demo_data import DemoSpec, generate_demo_crm, write_tables
@@ -40,28 +42,37 @@ class Warehouse(ConfigurableResource):
         finally:
             conn.close()
 
+    def replace_tables(self, schema: str, frames: dict[str, pd.DataFrame]) -> None:
+        """Write each frame as `<schema>.<name>`, replacing the table, in one transaction.
+
+        A column with no value at all is stored as text rather than DuckDB's NULL type, so that a
+        table keeps one schema from one snapshot date to the next (its Parquet history stays readable).
+        """
+        with self.connect() as conn:
+            conn.execute(f"create schema if not exists {schema}")
+            conn.execute("begin transaction")
+            for name, frame in frames.items():
+                table = pa.Table.from_pandas(frame, preserve_index=False)
+                table = table.cast(pa.schema(
+                    [field.with_type(pa.string()) if pa.types.is_null(field.type) else field for field in table.schema]))
+                conn.register("frame", table)
+                conn.execute(f"create or replace table {schema}.{name} as select * from frame")
+                conn.unregister("frame")
+            conn.execute("commit")
+
 
 class RunSettings(ConfigurableResource):
-    """Settings of one run: the snapshot date it describes (YYYY-MM-DD; empty means today, UTC) and its plan file."""
+    """Settings of every run: the plan file (the snapshot date is the run's partition)."""
 
-    snapshot_date: str = ""
     plan_path: str = ""  # empty means the repository's plan.yml
 
     def plan(self) -> Plan:
         """The validated plan configuration; a bad file raises PlanError naming the key."""
         return load_plan(self.plan_path or None)
 
-    def dbt_vars(self) -> dict:
+    def dbt_vars(self, snapshot_date: dt.date) -> dict:
         """What the dbt models read: the snapshot date and every section of the plan."""
-        return {"snapshot_date": self.snapshot().isoformat(), **self.plan().dbt_vars()}
-
-    def snapshot(self) -> dt.date:
-        if not self.snapshot_date:
-            return dt.datetime.now(dt.UTC).date()
-        try:
-            return dt.date.fromisoformat(self.snapshot_date)
-        except ValueError as error:
-            raise ValueError(f"snapshot date '{self.snapshot_date}' is not a date of the form YYYY-MM-DD") from error
+        return {"snapshot_date": snapshot_date.isoformat(), **self.plan().dbt_vars()}
 
 
 class CrmSource(ConfigurableResource):

@@ -1,6 +1,7 @@
 """Transform: the dbt project (staging -> intermediate -> marts) as Dagster assets."""
 
 
+import datetime as dt
 import json
 import os
 import shutil
@@ -12,6 +13,7 @@ from typing import Any
 from dagster import AssetExecutionContext
 from dagster_dbt import DagsterDbtTranslator, DbtCliResource, DbtProject, dbt_assets
 
+from assets.partitions import one_date_per_run, snapshot_date, snapshot_partitions
 from assets.resources import RunSettings, Warehouse
 
 DBT_PROJECT_DIR = Path(__file__).resolve().parents[1] / "dbt_project"
@@ -31,8 +33,8 @@ def _manifest_is_stale(project: DbtProject) -> bool:
 
 
 if _manifest_is_stale(dbt_project):  # parse once after a checkout or an edit, not on every load
-    # The models read the plan's sections as vars even to parse; any valid plan gives the same graph.
-    parse_vars = RunSettings(plan_path=os.environ.get("TERRITORY_PLAN", "")).dbt_vars()
+    # The models read the plan's sections as vars even to parse; any valid plan and date give the same graph.
+    parse_vars = RunSettings(plan_path=os.environ.get("TERRITORY_PLAN", "")).dbt_vars(dt.date.today())
     DbtCliResource(project_dir=dbt_project, dbt_executable=DBT_EXECUTABLE).cli(
         ["parse", "--quiet", "--vars", json.dumps(parse_vars)], target_path=dbt_project.target_path
     ).wait()
@@ -45,11 +47,18 @@ class TerritoryDbtTranslator(DagsterDbtTranslator):
         return "transform"
 
 
-@dbt_assets(manifest=dbt_project.manifest_path, project=dbt_project, dagster_dbt_translator=TerritoryDbtTranslator())
+@dbt_assets(
+    manifest=dbt_project.manifest_path,
+    project=dbt_project,
+    dagster_dbt_translator=TerritoryDbtTranslator(),
+    partitions_def=snapshot_partitions,
+    backfill_policy=one_date_per_run,
+)
 def territory_dbt_models(
     context: AssetExecutionContext, dbt: DbtCliResource, run_settings: RunSettings, warehouse: Warehouse
 ) -> Iterator:
     """Account segments, quality, markets, workload, rep capability, needs and conflicts, built and tested by dbt."""
     # Each run's artifacts go under TERRITORY_HOME with the other generated files, not into the repository.
     artifacts = warehouse.paths.dbt_runs / context.run.run_id
-    yield from dbt.cli(["build", "--vars", json.dumps(run_settings.dbt_vars())], context=context, target_path=artifacts).stream()
+    dbt_vars = run_settings.dbt_vars(snapshot_date(context))
+    yield from dbt.cli(["build", "--vars", json.dumps(dbt_vars)], context=context, target_path=artifacts).stream()

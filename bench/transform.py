@@ -55,13 +55,14 @@ def measure(source: Path, home: Path) -> dict:
     from assets.resources import FileCrmSource
     from pipelines.definitions import build_definitions
 
-    definitions = build_definitions(crm_source=FileCrmSource(path=str(source)), snapshot_date=SNAPSHOT)
+    definitions = build_definitions(crm_source=FileCrmSource(path=str(source)))
     stages = sorted(AssetSelection.groups("ingest", "validate", "transform").resolve(definitions.resolve_asset_graph()))
     job = definitions.resolve_job_def("build_territories_job")
     with DagsterInstance.ephemeral() as instance, contextlib.redirect_stdout(sys.stderr):
         started = time.perf_counter()
         result = job.execute_in_process(
-            run_config={"loggers": {"progress": {}}}, instance=instance, asset_selection=stages, raise_on_error=False
+            run_config={"loggers": {"progress": {}}}, instance=instance, asset_selection=stages, partition_key=SNAPSHOT,
+            raise_on_error=False,
         )
         total = time.perf_counter() - started
     if not result.success:

@@ -99,22 +99,91 @@ def demo(context: click.Context, accounts: int, reps: int, seed: int, snapshot_d
     _run_pipeline(source, snapshot_date, context.obj["debug"])
 
 
-@main.command()
-@click.option("--source", type=click.Choice(["demo", "files"]), default="demo", show_default=True, help="Where the CRM data comes from.")
-@click.option("--path", type=click.Path(path_type=Path), help="Folder of canonical files, for --source files.")
-@_snapshot_option
-@click.pass_context
-def run(context: click.Context, source: str, path: Path | None, snapshot_date: str) -> None:
-    """Run the whole pipeline (ingest, transform, solve, publish) on a CRM source."""
+def _source_options(function):
+    function = click.option("--path", type=click.Path(path_type=Path), help="Folder of canonical files, for --source files.")(function)
+    return click.option(
+        "--source", type=click.Choice(["demo", "files"]), default="demo", show_default=True, help="Where the CRM data comes from."
+    )(function)
+
+
+def _crm_source(source: str, path: Path | None, as_of: str, **demo):
+    """The CRM source the options name; `demo` holds the demo's size and seed when given."""
     from assets.resources import DemoCrmSource, FileCrmSource
 
     if source == "files":
         if path is None:
             raise click.UsageError("--source files needs --path, the folder holding <table>.parquet or <table>.csv files")
-        crm_source = FileCrmSource(path=str(path.expanduser().resolve()))
-    else:
-        crm_source = DemoCrmSource(as_of=snapshot_date)
-    _run_pipeline(crm_source, snapshot_date, context.obj["debug"])
+        return FileCrmSource(path=str(path.expanduser().resolve()))
+    return DemoCrmSource(as_of=as_of, **demo)
+
+
+@main.command()
+@_source_options
+@_snapshot_option
+@click.pass_context
+def run(context: click.Context, source: str, path: Path | None, snapshot_date: str) -> None:
+    """Run the whole pipeline (ingest, transform, solve, publish) on a CRM source."""
+    _run_pipeline(_crm_source(source, path, snapshot_date), snapshot_date, context.obj["debug"])
+
+
+@main.command()
+@click.option("--start", required=True, metavar="YYYY-MM-DD", help="The first snapshot date to build.")
+@click.option("--end", required=True, metavar="YYYY-MM-DD", help="The last snapshot date to build (included).")
+@_source_options
+@click.option("--accounts", default=20_000, show_default=True, help="Number of demo accounts, for --source demo.")
+@click.option("--reps", default=80, show_default=True, help="Number of demo reps, for --source demo.")
+@click.option("--seed", default=7, show_default=True, help="Random seed of the demo data, for --source demo.")
+@click.option("--as-of", default="", metavar="YYYY-MM-DD",
+              help="The date the demo extract describes, for --source demo (default: today, UTC; not before --end).")
+@click.option("--restart", is_flag=True, help="Rebuild every date, also those this backfill already finished.")
+@click.pass_context
+def backfill(
+    context: click.Context, start: str, end: str, source: str, path: Path | None, accounts: int, reps: int, seed: int,
+    as_of: str, restart: bool,
+) -> None:
+    """Build and publish every snapshot date from --start to --end, in order, without a Dagster daemon.
+
+    The extract is landed and validated once; each date is then transformed, solved and
+    published as of that day, replacing exactly that date. Run the same command again after an
+    interruption: finished dates are skipped.
+    """
+    from pipelines.backfill import BackfillFailed, dates_between, ledger_for, run_backfill
+
+    first, last = _parse_date(start), _parse_date(end)
+    try:
+        dates = dates_between(first, last)
+    except ValueError as error:
+        raise _Failure(str(error)) from error
+    _check_snapshot_dates(first, last)
+    extract_date = _parse_date(as_of) if as_of else dt.datetime.now(dt.UTC).date()
+    if extract_date < last:
+        raise _Failure(f"the demo extract (--as-of {extract_date}) cannot describe dates after it, such as --end {last}")
+    crm_source = _crm_source(source, path, extract_date.isoformat(), accounts=accounts, reps=reps, seed=seed)
+    _load_plan(os.environ.get("TERRITORY_PLAN"))
+    home = TerritoryHome.from_env()
+    _prepare_dagster_home(home)
+    ledger = ledger_for(home, first, last, {"kind": type(crm_source).__name__, **crm_source.model_dump()},
+                        os.environ.get("TERRITORY_PLAN"))
+    click.echo(f"Backfilling {len(dates)} snapshot date(s), {first} to {last}, from {crm_source.describe()} into {home.root}",
+               err=True)
+
+    from dagster import DagsterInstance
+
+    started = time.perf_counter()
+    definitions = _definitions(crm_source)
+    with DagsterInstance.get() as instance, contextlib.redirect_stdout(sys.stderr):
+        try:
+            built = run_backfill(definitions, instance, home, dates, ledger, restart, lambda line: click.echo(line, err=True))
+        except BackfillFailed as failure:
+            raise _Failure(f"{failure}. Run the same command again to resume from there.\n"
+                           + _failure_message(failure.result, context.obj["debug"])) from None
+    click.echo(
+        f"\nBackfilled {len(built)} date(s) in {time.perf_counter() - started:.0f} s "
+        f"({len(dates) - len(built)} already built).\n"
+        f"  Parquet history     {home.published}/<table>/snapshot_date=YYYY-MM-DD/\n"
+        f"  latest publication  {home.analytics} (territory_history: who owned what, when)\n"
+        f"  ledger              {ledger.path}"
+    )
 
 
 @main.command()
@@ -165,11 +234,10 @@ def dbt(snapshot_date: str, dbt_args: tuple[str, ...]) -> None:
     from assets.resources import RunSettings
     from assets.transform import DBT_EXECUTABLE, DBT_PROJECT_DIR
 
-    if snapshot_date:
-        _parse_date(snapshot_date)
-    settings = RunSettings(snapshot_date=snapshot_date, plan_path=os.environ.get("TERRITORY_PLAN", ""))
+    settings = RunSettings(plan_path=os.environ.get("TERRITORY_PLAN", ""))
     _load_plan(settings.plan_path or None)
-    command = [DBT_EXECUTABLE, *dbt_args, "--vars", json.dumps(settings.dbt_vars())]
+    snapshot = _parse_date(snapshot_date) if snapshot_date else dt.datetime.now(dt.UTC).date()
+    command = [DBT_EXECUTABLE, *dbt_args, "--vars", json.dumps(settings.dbt_vars(snapshot))]
     sys.exit(subprocess.run(command, cwd=DBT_PROJECT_DIR, env={**os.environ, "DBT_PROFILES_DIR": str(DBT_PROJECT_DIR)}).returncode)
 
 
@@ -309,6 +377,7 @@ def _parse_date(value: str) -> dt.date:
 def _run_pipeline(crm_source, snapshot_date: str, debug: bool) -> None:
     """Materialize build_territories_job in process and say where the results are."""
     snapshot = _parse_date(snapshot_date) if snapshot_date else dt.datetime.now(dt.UTC).date()
+    _check_snapshot_dates(snapshot, snapshot)
     _load_plan(os.environ.get("TERRITORY_PLAN"))  # a bad plan stops the run before any work
     home = TerritoryHome.from_env()
     _prepare_dagster_home(home)
@@ -317,16 +386,13 @@ def _run_pipeline(crm_source, snapshot_date: str, debug: bool) -> None:
     from dagster import DagsterInstance
 
     started = time.perf_counter()
-    try:
-        from pipelines.definitions import build_definitions
-
-        definitions = build_definitions(crm_source=crm_source, snapshot_date=snapshot.isoformat())
-    except ValueError as error:  # a malformed TERRITORY_* setting
-        raise _Failure(str(error)) from error
-    job = definitions.resolve_job_def("build_territories_job")
+    job = _definitions(crm_source).resolve_job_def("build_territories_job")
     # Progress, dbt's output included, goes to stderr; stdout carries only the answer.
     with DagsterInstance.get() as instance, contextlib.redirect_stdout(sys.stderr):
-        result = job.execute_in_process(run_config={"loggers": {"progress": {}}}, instance=instance, raise_on_error=False)
+        result = job.execute_in_process(
+            run_config={"loggers": {"progress": {}}}, instance=instance, partition_key=snapshot.isoformat(),
+            raise_on_error=False,
+        )
     if not result.success:
         raise _Failure(_failure_message(result, debug))
 
@@ -340,6 +406,28 @@ def _run_pipeline(crm_source, snapshot_date: str, debug: bool) -> None:
         f"\nExample query (or ./run query \"...\" from the repository):\n"
         f'  territory query "{EXAMPLE_QUERY}"'
     )
+
+
+def _check_snapshot_dates(first: dt.date, last: dt.date) -> None:
+    """Snapshot dates must be partitions: from TERRITORY_FIRST_SNAPSHOT_DATE to today (UTC)."""
+    try:
+        from assets.partitions import FIRST_SNAPSHOT_DATE
+    except ValueError as error:  # a malformed TERRITORY_FIRST_SNAPSHOT_DATE
+        raise _Failure(str(error)) from error
+
+    today = dt.datetime.now(dt.UTC).date()
+    if first < dt.date.fromisoformat(FIRST_SNAPSHOT_DATE) or last > today:
+        raise _Failure(f"snapshot dates run from {FIRST_SNAPSHOT_DATE} (TERRITORY_FIRST_SNAPSHOT_DATE) to today, {today}")
+
+
+def _definitions(crm_source):
+    """The project's definitions with this source; a malformed TERRITORY_* setting is a plain failure."""
+    try:
+        from pipelines.definitions import build_definitions
+
+        return build_definitions(crm_source=crm_source)
+    except ValueError as error:
+        raise _Failure(str(error)) from error
 
 
 def _prepare_dagster_home(home: TerritoryHome) -> None:

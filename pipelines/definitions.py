@@ -5,18 +5,34 @@ Environment (see docs/configuration.md):
   TERRITORY_SOURCE        demo (default) or files
   TERRITORY_SOURCE_PATH   the folder of canonical files, for TERRITORY_SOURCE=files
   TERRITORY_DEMO_ACCOUNTS, TERRITORY_DEMO_REPS, TERRITORY_DEMO_SEED   demo size and seed
-  TERRITORY_SNAPSHOT_DATE the plan's date, YYYY-MM-DD (default today, UTC)
+  TERRITORY_SNAPSHOT_DATE the demo extract's date, YYYY-MM-DD (default today, UTC)
   TERRITORY_PLAN          the plan configuration file (default: the repository's plan.yml)
+  TERRITORY_NIGHTLY_AT    when the nightly schedule fires, HH:MM (default 02:00) ...
+  TERRITORY_TIMEZONE      ... in this IANA time zone (default UTC)
+  TERRITORY_FIRST_SNAPSHOT_DATE  the first snapshot date a plan can be built for (default 2020-01-01)
 """
 
 from __future__ import annotations
 
+import datetime as dt
 import os
+import re
 from collections.abc import Mapping
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from dagster import AssetSelection, Definitions, ScheduleDefinition, define_asset_job
+from dagster import (
+    AssetSelection,
+    Definitions,
+    RunRequest,
+    ScheduleDefinition,
+    ScheduleEvaluationContext,
+    define_asset_job,
+    schedule,
+)
 from dagster_dbt import DbtCliResource
 
+from assets.coverage import coverage_plan
+from assets.goals import territory_quotas
 from assets.ingest import raw_crm_tables
 from assets.publish import territory_publication
 from assets.resources import CrmSource, DemoCrmSource, FileCrmSource, RunSettings, Warehouse
@@ -29,18 +45,50 @@ from territory.paths import TerritoryHome
 # dbt's profile reads TERRITORY_HOME too: make it absolute once so dbt and Python agree on the files.
 os.environ["TERRITORY_HOME"] = str(TerritoryHome.from_env().root)
 
+EXTRACT = AssetSelection.groups("ingest", "validate")
+
 build_territories_job = define_asset_job(
     "build_territories_job",
     selection=AssetSelection.all(),
-    description="Ingest the CRM, validate, transform, solve and publish the territory plan.",
+    description="Ingest the CRM, validate, transform, solve and publish the territory plan of one snapshot date.",
+)
+ingest_crm_job = define_asset_job(
+    "ingest_crm_job",
+    selection=EXTRACT,
+    description="Land the latest CRM extract and validate it (the first step of a backfill).",
+)
+rebuild_snapshot_job = define_asset_job(
+    "rebuild_snapshot_job",
+    selection=AssetSelection.all() - EXTRACT,
+    description="Transform, solve and publish one snapshot date from the extract already landed (a backfill's step).",
 )
 
-nightly_territories_schedule = ScheduleDefinition(
-    name="nightly_territories_schedule",
-    job=build_territories_job,
-    cron_schedule="0 2 * * *",
-    execution_timezone="UTC",
-)
+
+def nightly_schedule(environ: Mapping[str, str] = os.environ) -> ScheduleDefinition:
+    """Every night at TERRITORY_NIGHTLY_AT in TERRITORY_TIMEZONE: rebuild the last complete day (UTC)."""
+    at = environ.get("TERRITORY_NIGHTLY_AT") or "02:00"
+    timezone = environ.get("TERRITORY_TIMEZONE") or "UTC"
+    match = re.fullmatch(r"([01]?\d|2[0-3]):([0-5]\d)", at)
+    if not match:
+        raise ValueError(f"TERRITORY_NIGHTLY_AT must be a time of day HH:MM, got '{at}'")
+    try:
+        ZoneInfo(timezone)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise ValueError(f"TERRITORY_TIMEZONE must be an IANA time zone such as Europe/Berlin, got '{timezone}'") from None
+
+    @schedule(
+        name="nightly_territories_schedule",
+        job=build_territories_job,
+        cron_schedule=f"{int(match[2])} {int(match[1])} * * *",
+        execution_timezone=timezone,
+        description=f"Rebuild the last complete day (UTC) every night at {at} {timezone}.",
+    )
+    def nightly_territories_schedule(context: ScheduleEvaluationContext) -> RunRequest:
+        fired = context.scheduled_execution_time.astimezone(dt.UTC)
+        day = (fired - dt.timedelta(days=1)).date().isoformat()
+        return RunRequest(run_key=day, partition_key=day)
+
+    return nightly_territories_schedule
 
 
 def _whole_number(environ: Mapping[str, str], name: str, default: int) -> int:
@@ -69,21 +117,21 @@ def source_from_env(environ: Mapping[str, str] = os.environ) -> CrmSource:
     raise ValueError(f"TERRITORY_SOURCE must be 'demo' or 'files', got '{kind}'")
 
 
-def build_definitions(crm_source: CrmSource | None = None, snapshot_date: str | None = None) -> Definitions:
-    """The project's Definitions; the CLI passes its own source and date, deployments use the environment."""
+def build_definitions(crm_source: CrmSource | None = None) -> Definitions:
+    """The project's Definitions; the CLI passes its own source, deployments use the environment."""
     return Definitions(
-        assets=[raw_crm_tables, validated_crm_tables, territory_dbt_models, territory_plan, territory_publication],
+        assets=[
+            raw_crm_tables, validated_crm_tables, territory_dbt_models, territory_plan, coverage_plan, territory_quotas,
+            territory_publication,
+        ],
         asset_checks=[raw_tables_satisfy_their_suites, *output_checks],
-        jobs=[build_territories_job],
-        schedules=[nightly_territories_schedule],
+        jobs=[build_territories_job, ingest_crm_job, rebuild_snapshot_job],
+        schedules=[nightly_schedule()],
         resources={
             "crm_source": crm_source or source_from_env(),
             "warehouse": Warehouse(home=os.environ["TERRITORY_HOME"]),
             "dbt": DbtCliResource(project_dir=dbt_project, dbt_executable=DBT_EXECUTABLE),
-            "run_settings": RunSettings(
-                snapshot_date=snapshot_date if snapshot_date is not None else os.environ.get("TERRITORY_SNAPSHOT_DATE", ""),
-                plan_path=os.environ.get("TERRITORY_PLAN", ""),
-            ),
+            "run_settings": RunSettings(plan_path=os.environ.get("TERRITORY_PLAN", "")),
         },
         loggers={"progress": progress_logger},
     )

@@ -8,6 +8,7 @@ from dagster import DagsterInstance
 
 from assets.resources import DemoCrmSource
 from pipelines.definitions import build_definitions
+from territory.publication import PUBLISHED_TABLES
 
 SNAPSHOT = "2026-06-30"
 
@@ -18,10 +19,10 @@ def published(tmp_path_factory):
     with pytest.MonkeyPatch.context() as patch:
         patch.setenv("TERRITORY_HOME", str(home))
         definitions = build_definitions(
-            crm_source=DemoCrmSource(accounts=1_200, reps=15, seed=4, as_of=SNAPSHOT), snapshot_date=SNAPSHOT
+            crm_source=DemoCrmSource(accounts=1_200, reps=15, seed=4, as_of=SNAPSHOT)
         )
         result = definitions.resolve_job_def("build_territories_job").execute_in_process(
-            instance=DagsterInstance.ephemeral(), raise_on_error=False
+            instance=DagsterInstance.ephemeral(), partition_key=SNAPSHOT, raise_on_error=False
         )
     assert result.success
     return home, result
@@ -86,7 +87,7 @@ def test_the_warehouse_holds_the_marts(published):
 
 def test_parquet_history_and_report_are_written(published):
     home, _ = published
-    for table in ("territory_assignments", "territory_summary", "account_segments", "segment_needs", "territory_conflicts"):
+    for table in PUBLISHED_TABLES:
         assert (home / "published" / table / f"snapshot_date={SNAPSHOT}" / "part-0.parquet").is_file()
     report = (home / "reports" / SNAPSHOT / "index.html").read_text()
     assert "Territory plan for 2026-06-30" in report and "<table>" in report
@@ -110,3 +111,25 @@ def test_every_model_and_column_is_documented(published):
             assert model["description"], f"{model['name']} has no description"
             assert list(documented) == built, f"{model['name']}: documented columns differ from the built ones"
             assert all(documented.values()), f"{model['name']} has a column without a description"
+
+
+def test_every_published_table_is_in_the_analytics_database_with_rows(published):
+    home, _ = published
+    with duckdb.connect(str(home / "analytics.duckdb"), read_only=True) as conn:
+        rows = {table: conn.execute(f"select count(*) from {table}").fetchall()[0][0] for table in PUBLISHED_TABLES}
+        history = conn.execute(
+            "select count(*), count(distinct account_id) from territory_history where valid_to is null").fetchall()[0]
+        touches = conn.execute("""
+            select min(touch_date), max(touch_date), count(*) filter (where gap_days < 3),
+                count(*) filter (where isodow(touch_date) > 5)
+            from contact_plan""").fetchall()[0]
+        goals = conn.execute("select goal, status from goal_progress where level = 'company' order by goal").fetchall()
+        handoffs = conn.execute("select count(*) filter (where activities_90d is not null) = count(*) from territory_moves").fetchall()
+    assert all(rows[table] > 0 for table in PUBLISHED_TABLES if table != "territory_moves"), rows
+    assert history == (1_200, 1_200)  # the first snapshot: one open span per account
+    first, last, too_close, weekend = touches
+    assert str(first) >= "2026-07-06" and str(last) < "2026-10-05"  # 13 weeks from the Monday after 30 June
+    assert too_close == 0 and weekend == 0  # no two touches of an account within the tightest min gap (3 days)
+    assert handoffs == [(True,)]
+    # the plan's goals start on 1 July, the day after this snapshot
+    assert goals == [(name, "not_started") for name in ("fy2027_enterprise_growth", "fy2027_new_logos", "fy2027_revenue")]

@@ -18,11 +18,12 @@ def _transform(home, snapshot_date: str):
     with pytest.MonkeyPatch.context() as patch:
         patch.setenv("TERRITORY_HOME", str(home))
         definitions = build_definitions(
-            crm_source=DemoCrmSource(accounts=1_000, reps=12, seed=5, as_of=EXTRACT_AS_OF), snapshot_date=snapshot_date
+            crm_source=DemoCrmSource(accounts=1_000, reps=12, seed=5, as_of=EXTRACT_AS_OF)
         )
         result = definitions.resolve_job_def("build_territories_job").execute_in_process(
             instance=DagsterInstance.ephemeral(),
             asset_selection=sorted(TRANSFORM.resolve(definitions.resolve_asset_graph())),
+            partition_key=snapshot_date,
             raise_on_error=False,
         )
     assert result.success

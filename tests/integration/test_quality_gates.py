@@ -24,8 +24,10 @@ def _with_values(table: pa.Table, column: str, rows: list[int], value) -> pa.Tab
 def _run(home, folder, instance):
     with pytest.MonkeyPatch.context() as patch:
         patch.setenv("TERRITORY_HOME", str(home))
-        definitions = build_definitions(crm_source=FileCrmSource(path=str(folder)), snapshot_date=SNAPSHOT)
-        return definitions.resolve_job_def("build_territories_job").execute_in_process(instance=instance, raise_on_error=False)
+        definitions = build_definitions(crm_source=FileCrmSource(path=str(folder)))
+        return definitions.resolve_job_def("build_territories_job").execute_in_process(
+            instance=instance, partition_key=SNAPSHOT, raise_on_error=False
+        )
 
 
 def _plain(table: pa.Table) -> pa.Table:
