@@ -1,23 +1,28 @@
 """Publish: the plan goes to analytics.duckdb and dated Parquet in one atomic step, with its report."""
 
-
 import os
 
-from dagster import AssetExecutionContext, AssetKey, MaterializeResult, MetadataValue, asset
+from dagster import AssetExecutionContext, AssetKey, MaterializeResult, MetadataValue
 
-from assets.resources import RunSettings, Warehouse
+from assets.partitions import snapshot_asset, snapshot_date as snapshot_of
+from assets.resources import Warehouse
+from territory.contract import RAW_TABLES
 from territory.publication import PUBLISHED_TABLE_SOURCES, publish
 from territory.report import render_plan_report
 
 
+def _quarantined_from_the_extract(context: AssetExecutionContext) -> dict[str, int]:
+    """Rows of each raw table that the last validation set aside: the extract this plan was built on.
 
-def _quarantined_this_run(conn, run_id: str) -> dict[str, int]:
-    """Rows of each raw table that this run set aside in the quarantine schema."""
-    tables = [r[0] for r in conn.execute("select table_name from information_schema.tables where table_schema = 'quarantine'").fetchall()]
-    return {
-        table: conn.execute(f"select count(*) from quarantine.{table} where run_id = ?", [run_id]).fetchall()[0][0]
-        for table in sorted(tables)
-    }
+    Read from the validation's own record, because a backfill validates once and publishes in later runs.
+    """
+    set_aside = {}
+    for table in RAW_TABLES:
+        records = context.instance.fetch_materializations(AssetKey(["validated", table.name]), limit=1).records
+        rows = records[0].asset_materialization.metadata.get("quarantined_rows") if records else None
+        if rows is not None and rows.value:
+            set_aside[table.name] = int(rows.value)
+    return set_aside
 
 
 def _plan_method(solver_runs) -> str:
@@ -25,23 +30,25 @@ def _plan_method(solver_runs) -> str:
     return f"assignment engine: {run.status}, cost within {run.gap:.2%} of its proven lower bound"
 
 
-@asset(
+@snapshot_asset(
     key=AssetKey(["publish", "territory_publication"]),
     group_name="publish",
     deps=[
         AssetKey(["solve", "territory_plan"]),
+        AssetKey(["solve", "contact_plan"]),
+        AssetKey(["solve", "territory_quotas"]),
         AssetKey("dim_accounts"),
         AssetKey("fct_segment_needs"),
         AssetKey("fct_territory_conflicts"),
     ],
     kinds={"duckdb", "parquet"},
 )
-def territory_publication(context: AssetExecutionContext, warehouse: Warehouse, run_settings: RunSettings) -> MaterializeResult:
+def territory_publication(context: AssetExecutionContext, warehouse: Warehouse) -> MaterializeResult:
     """The territory tables analysts query, published for the run's snapshot date."""
-    snapshot_date = run_settings.snapshot()
+    snapshot_date = snapshot_of(context)
     with warehouse.connect(read_only=True) as conn:
         tables = {name: conn.sql(f"select * from {source}").to_arrow_table() for name, source in PUBLISHED_TABLE_SOURCES.items()}
-        set_aside = _quarantined_this_run(conn, context.run.run_id)
+    set_aside = _quarantined_from_the_extract(context)
     publication = publish(warehouse.paths, snapshot_date, tables)
 
     report = warehouse.paths.report_dir(snapshot_date) / "index.html"
@@ -57,11 +64,14 @@ def territory_publication(context: AssetExecutionContext, warehouse: Warehouse, 
         ),
         encoding="utf-8",
     )
-    context.log.info(f"Published {', '.join(publication.rows)} for {snapshot_date} to {publication.analytics}")
+    if publication.recovered:
+        context.log.warning(f"Before publishing: {publication.recovered}")
+    destination = publication.analytics or f"Parquet only ({warehouse.paths.analytics} keeps a later date)"
+    context.log.info(f"Published {', '.join(publication.rows)} for {snapshot_date} to {destination}")
     return MaterializeResult(
         metadata={
             "snapshot_date": snapshot_date.isoformat(),
-            "analytics_database": MetadataValue.path(str(publication.analytics)),
+            "analytics_database": MetadataValue.path(str(publication.analytics)) if publication.analytics else "unchanged",
             "report": MetadataValue.path(str(report)),
             **{f"rows/{name}": rows for name, rows in publication.rows.items()},
             **{f"quarantined/{table}": rows for table, rows in set_aside.items()},

@@ -7,6 +7,7 @@ in docs/configuration.md. Every top-level section becomes a dbt var of the same 
 
 from __future__ import annotations
 
+import datetime as dt
 import re
 from pathlib import Path
 from typing import Annotated, Literal
@@ -14,6 +15,7 @@ from typing import Annotated, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
+from territory import goals
 from territory.contract import ACTIVITY_TYPES, SEGMENTS
 
 DEFAULT_PLAN_PATH = Path(__file__).resolve().parents[1] / "plan.yml"
@@ -262,8 +264,104 @@ class Assignment(_Section):
         return self
 
 
+class ContactPlan(_Section):
+    """How the cadence becomes dated touches for the next weeks (territory/contact_plan.py)."""
+
+    weeks: Annotated[int, Field(ge=1, le=53)]
+    min_gap_days: dict[str, Annotated[int, Field(ge=1)]]
+    max_gap_days: dict[str, Annotated[int, Field(ge=1)]]
+    filler_channel: str
+
+    @field_validator("filler_channel")
+    @classmethod
+    def _a_channel(cls, value: str) -> str:
+        if value not in ACTIVITY_TYPES:
+            raise ValueError(f"must be one of the channels {', '.join(ACTIVITY_TYPES)}, got '{value}'")
+        return value
+
+    @model_validator(mode="after")
+    def _gaps_ordered(self) -> ContactPlan:
+        for tier, fewest in self.min_gap_days.items():
+            most = self.max_gap_days.get(tier)
+            if most is not None and most < fewest + 2:  # two days apart may leave only a weekend between
+                raise ValueError(f"tier {tier}: max_gap_days ({most}) must be at least min_gap_days ({fewest}) + 2")
+        return self
+
+
+class Rotation(_Section):
+    """Who is on call each week: teams are the reps sharing these attributes."""
+
+    team_by: list[Literal["segment", "region"]] = Field(min_length=1)
+
+
+class Milestone(_Section):
+    due: dt.date
+    share: Share
+
+
+class Goal(_Section):
+    """A company goal: a `target`, or `growth` over the won business of the same span just before `start`."""
+
+    name: str
+    metric: Literal["revenue", "new_logos"]
+    target: Annotated[float, Field(gt=0)] | None = None
+    growth: Annotated[float, Field(gt=-1)] | None = None
+    start: dt.date
+    deadline: dt.date
+    segment: Literal[SEGMENTS] | None = None  # type: ignore[valid-type]
+    milestones: list[Milestone] = []
+
+    @model_validator(mode="after")
+    def _one_target(self) -> Goal:
+        if (self.target is None) == (self.growth is None):
+            raise ValueError(f"goal '{self.name}': give either target or growth, not {'both' if self.target else 'neither'}")
+        self.to_goal(self.target or 1.0)  # the dates and milestones, checked where they are used
+        return self
+
+    def to_goal(self, target: float) -> goals.Goal:
+        milestones = tuple(goals.Milestone(m.due, m.share) for m in self.milestones)
+        return goals.Goal(self.name, self.metric, target, self.start, self.deadline, self.segment, milestones)
+
+
+class Goals(_Section):
+    """The company's goals, and how quotas follow a rep's ramp and experience (territory/goals.py)."""
+
+    ramp_months: NonNegative
+    ramp_start_share: Share
+    experience_factor: dict[str, NonNegative]
+    targets: list[Goal]
+
+    @field_validator("experience_factor")
+    @classmethod
+    def _every_level(cls, value: dict[str, float]) -> dict[str, float]:
+        return _exactly(value, EXPERIENCE_LEVELS, "experience levels")
+
+    @field_validator("targets")
+    @classmethod
+    def _names_once(cls, value: list[Goal]) -> list[Goal]:
+        names = [goal.name for goal in value]
+        repeated = sorted({name for name in names if names.count(name) > 1})
+        if repeated:
+            raise ValueError(f"goal names must be unique, repeated: {', '.join(repeated)}")
+        return value
+
+    def quota_settings(self) -> goals.QuotaSettings:
+        return goals.QuotaSettings(self.ramp_months, self.ramp_start_share, dict(self.experience_factor))
+
+
+class Capacity(_Section):
+    """How a shortfall of hours becomes a recommendation (territory/capacity.py)."""
+
+    appointment_setting_hours_per_meeting: NonNegative
+    headroom: Annotated[float, Field(gt=0, le=1)]
+
+
+# Sections only Python reads; the rest become dbt vars.
+PYTHON_SECTIONS = frozenset({"assignment", "contact_plan", "rotation", "goals", "capacity"})
+
+
 class Plan(_Section):
-    """The whole plan; each field is one section of plan.yml and, except `assignment`, one dbt var."""
+    """The whole plan; each field is one section of plan.yml and, except PYTHON_SECTIONS, one dbt var."""
 
     segments: dict[str, NonNegative]
     size_bands: dict[str, NonNegative]
@@ -281,6 +379,10 @@ class Plan(_Section):
     reps: Reps
     needs: Needs
     assignment: Assignment
+    contact_plan: ContactPlan
+    rotation: Rotation
+    goals: Goals
+    capacity: Capacity
 
     @field_validator("segments")
     @classmethod
@@ -338,11 +440,15 @@ class Plan(_Section):
         unknown = sorted(set(self.assignment.top_tiers) - set(self.tiers))
         if unknown:
             raise ValueError(f"assignment.top_tiers names tiers that the tiers section does not define: {', '.join(unknown)}")
+        for gaps in ("min_gap_days", "max_gap_days"):
+            if set(getattr(self.contact_plan, gaps)) != set(self.tiers):
+                raise ValueError(f"contact_plan.{gaps} must list exactly the tiers {sorted(self.tiers)}, "
+                                 f"got {sorted(getattr(self.contact_plan, gaps))}")
         return self
 
     def dbt_vars(self) -> dict:
         """The plan as dbt vars: one var per section the models read, in plain JSON types."""
-        return self.model_dump(mode="json", exclude={"assignment"})
+        return self.model_dump(mode="json", exclude=set(PYTHON_SECTIONS))
 
 
 def _exactly(value: dict, expected: tuple[str, ...], what: str) -> dict:

@@ -24,6 +24,8 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from territory.capacity import CapacitySettings, capacity_gap_by_market
+from territory.contract import ACTIVITY_TYPES
 from territory.engine.bands import Bands
 from territory.engine.costs import CostModel
 from territory.engine.instance import Instance, Measure, Reps, Units, Weights
@@ -32,8 +34,9 @@ from territory.plan import Plan
 
 ACCOUNT_COLUMNS = (
     "account_id", "account_name", "owner_rep_id", "parent_account_id", "segment", "region", "industry", "latitude",
-    "longitude", "tier", "potential", "win_probability", "workload_hours", "planned_meeting_in_person_touches",
-    "contacts", "open_opportunities", "open_pipeline_amount", "days_since_last_activity", "funnel_stage",
+    "longitude", "tier", "potential", "win_probability", "workload_hours", *(f"planned_{c}_touches" for c in ACTIVITY_TYPES),
+    "planned_travel_hours", "contacts", "open_opportunities", "open_pipeline_amount", "days_since_last_activity",
+    "funnel_stage", "market_id",
 )
 REP_COLUMNS = (
     "rep_id", "rep_name", "segment", "region", "home_latitude", "home_longitude", "capacity_hours", "tenure_years",
@@ -160,39 +163,46 @@ def _reasons(instance: Instance, costs: CostModel, solution: Solution) -> tuple[
     return reason, previous_cost
 
 
-def _capacity_gap(instance: Instance, bands: Bands) -> pd.DataFrame:
-    """Per pool: the capacity measure's load against capacity, and reps to hire when short."""
-    column = next((k for k, measure in enumerate(instance.measures) if measure.is_capacity), None)
-    pools = len(bands.pool_names)
-    workload = np.bincount(bands.unit_pool, weights=instance.units.measures[:, column] if column is not None else None,
-                           minlength=pools)
-    capacity = np.bincount(bands.rep_pool, weights=instance.reps.capacity.astype(float), minlength=pools)
-    reps = np.bincount(bands.rep_pool, minlength=pools)
-    missing = np.maximum(0.0, workload - capacity)
-    average = np.divide(capacity, reps, out=np.zeros(pools), where=reps > 0)
-    to_hire = np.ceil(np.divide(missing, average, out=np.zeros(pools), where=average > 0))
-    with np.errstate(divide="ignore", invalid="ignore"):
-        utilization = np.where(capacity > 0, workload / capacity, np.nan)
-    recommendation = np.where(
-        missing > 0,
-        [f"hire or outsource about {n:.0f} rep(s): {h:,.0f} h of work have no capacity" for n, h in zip(to_hire, missing)],
-        np.where(utilization > 0.9, "covered, with little headroom", "covered"),
-    )
-    return pd.DataFrame({
-        "pool": list(bands.pool_names), "reps": reps, "capacity_hours": capacity, "workload_hours": workload,
-        "utilization": utilization, "missing_hours": missing, "reps_to_hire": to_hire.astype(np.int64),
-        "recommendation": recommendation,
+PROSPECT_STAGES = ("lead", "prospect")  # whose calls, voicemails and emails an agency can make
+MEETINGS = ("meeting_in_person", "meeting_online")
+
+
+def _capacity_gap(
+    accounts: pd.DataFrame, reps: pd.DataFrame, markets: pd.DataFrame, plan: Plan, bands: Bands, owner: np.ndarray | None,
+) -> pd.DataFrame:
+    """Per market: required against available hours, and the outsourcing or hires that close a gap.
+
+    `owner` is each account's rep in the plan, None when no plan was found (capacity is then shared by pool).
+    """
+    prospect = accounts["funnel_stage"].isin(PROSPECT_STAGES).to_numpy()
+    minutes = plan.cadence.minutes_per_touch
+    remote = sum(accounts[f"planned_{c}_touches"].fillna(0.0) * minutes[c] for c in ACTIVITY_TYPES if c not in MEETINGS)
+    meetings = sum(accounts[f"planned_{c}_touches"].fillna(0.0) for c in MEETINGS)
+    pools = np.array(bands.pool_names)
+    work = pd.DataFrame({
+        "account_id": accounts["account_id"], "market_id": accounts["market_id"],
+        "workload_hours": accounts["workload_hours"].fillna(0.0),
+        "prospecting_hours": np.where(prospect, remote / 60.0, 0.0), "prospect_meetings": np.where(prospect, meetings, 0.0),
+        "pool": pools[bands.unit_pool],
     })
+    team = pd.DataFrame({"rep_id": reps["rep_id"], "capacity_hours": reps["capacity_hours"], "pool": pools[bands.rep_pool]})
+    settings = CapacitySettings(
+        plan.markets.rep_hours_per_year, plan.capacity.appointment_setting_hours_per_meeting, plan.capacity.headroom,
+    )
+    assignment = None if owner is None else pd.Series(owner, index=accounts["account_id"].to_numpy())
+    return capacity_gap_by_market(work, team, markets, settings, assignment)
 
 
 def plan_tables(
     instance: Instance, accounts: pd.DataFrame, reps: pd.DataFrame, solution: Solution, bands: Bands,
-    run_id: str, best_tier: str,
+    run_id: str, plan: Plan, markets: pd.DataFrame,
 ) -> PlanTables:
     """The plan as tables. With an infeasible solution only capacity_gap and solver_runs have rows.
 
-    `top_tier_accounts` in the summary counts each rep's accounts of `best_tier`, the plan's first tier.
+    `top_tier_accounts` in the summary counts each rep's accounts of the plan's first tier;
+    `markets` are dim_markets rows.
     """
+    best_tier = next(iter(plan.tiers))
     units, m = instance.units, instance.reps.count
     names = [measure.name for measure in instance.measures]
     run = pd.DataFrame([{
@@ -205,7 +215,8 @@ def plan_tables(
         "diagnosis": "; ".join(binding.message for binding in solution.diagnosis) or None,
         "log": "\n".join(solution.log),
     }])
-    gap = _capacity_gap(instance, bands)
+    owner = instance.reps.rep_id[solution.rep] if solution.feasible else None
+    gap = _capacity_gap(accounts, reps, markets, plan, bands, owner)
     if not solution.feasible:
         empty = pd.DataFrame()
         return PlanTables(empty, empty, empty, gap, run)

@@ -7,7 +7,7 @@ import copy
 import pytest
 import yaml
 
-from territory.plan import DEFAULT_PLAN_PATH, PlanError, load_plan
+from territory.plan import DEFAULT_PLAN_PATH, PYTHON_SECTIONS, PlanError, load_plan
 
 DEFAULT = yaml.safe_load(DEFAULT_PLAN_PATH.read_text())
 
@@ -27,7 +27,7 @@ def _changed(change) -> dict:
 def test_the_shipped_plan_is_valid_and_becomes_one_dbt_var_per_section():
     plan = load_plan()
     dbt_vars = plan.dbt_vars()
-    assert list(dbt_vars) == [section for section in DEFAULT if section != "assignment"]  # only the engine reads it
+    assert list(dbt_vars) == [section for section in DEFAULT if section not in PYTHON_SECTIONS]  # only Python reads those
     assert list(plan.tiers) == ["A", "B", "C", "D"]
     assert dbt_vars["cadence"]["touches_per_year"]["A"]["meeting_in_person"] == DEFAULT["cadence"]["touches_per_year"]["A"]["meeting_in_person"]
     assert "NO" in plan.regions["nordics"]  # quoted in the file, or YAML would read it as false
@@ -62,6 +62,17 @@ def test_the_shipped_plan_is_valid_and_becomes_one_dbt_var_per_section():
         (lambda d: d["assignment"]["balance"].update(potential=1.0), "a balance tolerance is a share below 1"),
         (lambda d: d["assignment"].update(max_moved_share=0.1, max_moved_value_share=0.1), "not both"),
         (lambda d: d["assignment"].update(eligibility=["language"]), "assignment.eligibility.0"),
+        (lambda d: d["contact_plan"]["min_gap_days"].pop("D"), "contact_plan.min_gap_days must list exactly the tiers"),
+        (lambda d: d["contact_plan"]["max_gap_days"].update(A=4), "tier A: max_gap_days (4) must be at least min_gap_days (3) + 2"),
+        (lambda d: d["contact_plan"].update(filler_channel="fax"), "contact_plan.filler_channel: must be one of the channels"),
+        (lambda d: d["rotation"].update(team_by=[]), "rotation.team_by"),
+        (lambda d: d["goals"]["targets"][0].update(target=1000), "give either target or growth, not both"),
+        (lambda d: d["goals"]["targets"][0].pop("growth"), "give either target or growth, not neither"),
+        (lambda d: d["goals"]["targets"][0].update(deadline="2026-01-01"), "must be before the deadline"),
+        (lambda d: d["goals"]["targets"][0]["milestones"].append({"due": "2026-10-01", "share": 0.1}), "list them by date"),
+        (lambda d: d["goals"]["targets"][1].update(name="fy2027_revenue"), "goal names must be unique, repeated: fy2027_revenue"),
+        (lambda d: d["goals"]["targets"][2].update(segment="strategic"), "goals.targets.2.segment"),
+        (lambda d: d["capacity"].update(headroom=1.5), "capacity.headroom"),
     ],
 )
 def test_a_bad_value_is_refused_with_the_file_and_key_named(tmp_path, change, message):

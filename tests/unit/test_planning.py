@@ -33,6 +33,19 @@ def _accounts() -> pd.DataFrame:
         "open_pipeline_amount": [500.0, 0, 0, 0, 100.0, 0],
         "days_since_last_activity": [10, 40, 200, 400, 5, 30],
         "funnel_stage": ["customer", "customer", "prospect", "lead", "open_opportunity", "customer"],
+        "planned_call_touches": [18.0, 10.0, 4.0, 1.0, 4.0, 10.0],
+        "planned_voicemail_touches": [6.0, 4.0, 3.0, 1.0, 3.0, 4.0],
+        "planned_email_touches": [24.0, 18.0, 8.0, 4.0, 8.0, 18.0],
+        "planned_meeting_online_touches": [8.0, 3.0, 1.0, 0.0, 1.0, 3.0],
+        "planned_travel_hours": [1.0, 0.5, 0.0, 0.0, 0.2, 0.0],
+        "market_id": ["east-retail", "east-retail", "east-software", "east-retail", "east-software", "east-retail"],
+    })
+
+
+def _markets() -> pd.DataFrame:
+    return pd.DataFrame({
+        "market_id": ["east-retail", "east-software"], "region": ["us_east"] * 2, "industry_group": ["consumer", "technology"],
+        "size_band": ["1-49"] * 2, "intensity": ["high", "low"], "experience_required": ["senior", "any"],
     })
 
 
@@ -74,7 +87,7 @@ def test_the_plan_tables_say_why_each_account_moved():
     solution = solve(instance)
     assert solution.feasible
     found = bands(instance, CostModel(instance))
-    tables = plan_tables(instance, accounts, reps, solution, found, "run-1", "A")
+    tables = plan_tables(instance, accounts, reps, solution, found, "run-1", plan, _markets())
     assignments = tables.territory_assignments.set_index("account_id")
     assert assignments.loc["A4", "reason"] == NEWLY_OWNED and assignments.loc["A3", "reason"] == NEWLY_OWNED
     assert assignments.loc["A6", "reason"] == MOVED_FROM_INELIGIBLE  # owned by the enterprise rep
@@ -85,7 +98,12 @@ def test_the_plan_tables_say_why_each_account_moved():
     moves = tables.territory_moves
     assert set(moves["account_id"]) == set(assignments.index[assignments["changed"] & assignments["previous_rep_id"].notna()]) - {"A3"}
     assert tables.solver_runs.loc[0, "status"] in {"optimal", "feasible"} and tables.solver_runs.loc[0, "run_id"] == "run-1"
-    assert tables.capacity_gap["missing_hours"].eq(0).all()
+    gap = tables.capacity_gap.set_index("market_id")
+    assert gap["missing_hours"].eq(0).all()
+    # required: retail A1 + A2 + A4 + A6 = 10 + 5 + 2 + 3 = 20 h, software A3 + A5 = 4 + 6 = 10 h
+    assert gap["required_hours"].to_dict() == {"east-retail": 20.0, "east-software": 10.0}
+    assert gap.loc["east-retail", "intensity"] == "high"
+    assert moves.set_index("account_id").loc["A6", "from_rep_id"] == "R3"
 
 
 def test_an_explanation_names_the_band_that_priced_out_a_cheaper_rep():
