@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Annotated, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from territory import goals
 from territory.contract import ACTIVITY_TYPES, SEGMENTS
@@ -22,6 +22,8 @@ DEFAULT_PLAN_PATH = Path(__file__).resolve().parents[1] / "plan.yml"
 FUNNEL_STAGES: tuple[str, ...] = ("lead", "prospect", "open_opportunity", "customer", "at_risk", "churned")
 EXPERIENCE_LEVELS: tuple[str, ...] = ("junior", "experienced", "senior")
 
+# A mapping keyed by exactly the experience levels, in their order.
+EVERY_EXPERIENCE_LEVEL = AfterValidator(lambda value: _exactly(value, EXPERIENCE_LEVELS, "experience levels"))
 PERSONA_NAME = re.compile(r"[a-z][a-z0-9_]*")
 Share = Annotated[float, Field(ge=0, le=1)]
 NonNegative = Annotated[float, Field(ge=0)]
@@ -237,7 +239,7 @@ class Assignment(_Section):
     eligibility: list[Literal["segment", "region"]]
     top_tiers: list[str]
     top_tier_experience: Literal["junior", "experienced", "senior"]
-    potential_share_by_experience: dict[str, Annotated[float, Field(gt=0)]]
+    potential_share_by_experience: Annotated[dict[str, Annotated[float, Field(gt=0)]], EVERY_EXPERIENCE_LEVEL]
     weights: AssignmentWeights
     max_moved_share: Share | None = None
     max_moved_value_share: Share | None = None
@@ -251,11 +253,6 @@ class Assignment(_Section):
         if any(tolerance >= 1 for tolerance in value.values()):
             raise ValueError("a balance tolerance is a share below 1, e.g. 0.05 for 5%")
         return value
-
-    @field_validator("potential_share_by_experience")
-    @classmethod
-    def _every_level(cls, value: dict[str, float]) -> dict[str, float]:
-        return _exactly(value, EXPERIENCE_LEVELS, "experience levels")
 
     @model_validator(mode="after")
     def _one_budget(self) -> Assignment:
@@ -328,13 +325,8 @@ class Goals(_Section):
 
     ramp_months: NonNegative
     ramp_start_share: Share
-    experience_factor: dict[str, NonNegative]
+    experience_factor: Annotated[dict[str, NonNegative], EVERY_EXPERIENCE_LEVEL]
     targets: list[Goal]
-
-    @field_validator("experience_factor")
-    @classmethod
-    def _every_level(cls, value: dict[str, float]) -> dict[str, float]:
-        return _exactly(value, EXPERIENCE_LEVELS, "experience levels")
 
     @field_validator("targets")
     @classmethod
