@@ -66,12 +66,12 @@ def territory_publication(context: AssetExecutionContext, warehouse: Warehouse) 
     )
     if publication.recovered:
         context.log.warning(f"Before publishing: {publication.recovered}")
-    destination = publication.analytics or f"Parquet only ({warehouse.paths.analytics} keeps a later date)"
+    destination = publication.analytics or f"Parquet ({warehouse.paths.analytics} keeps a later date; its history was rebuilt)"
     context.log.info(f"Published {', '.join(publication.rows)} for {snapshot_date} to {destination}")
     return MaterializeResult(
         metadata={
             "snapshot_date": snapshot_date.isoformat(),
-            "analytics_database": MetadataValue.path(str(publication.analytics)) if publication.analytics else "unchanged",
+            "analytics_database": MetadataValue.path(str(publication.analytics)) if publication.analytics else "keeps a later date",
             "report": MetadataValue.path(str(report)),
             **{f"rows/{name}": rows for name, rows in publication.rows.items()},
             **{f"quarantined/{table}": rows for table, rows in set_aside.items()},

@@ -4,8 +4,9 @@ Each table is stamped with its snapshot date and written twice:
 
 * `published/<table>/snapshot_date=YYYY-MM-DD/part-0.parquet`, the history, one folder per
   date; re-publishing a date replaces exactly that date's folders;
-* `analytics.duckdb`, the latest publication, replaced only by a date at least as late as
-  every date already published (a backfill of past dates leaves it alone).
+* `analytics.duckdb`, the latest publication, replaced by a date at least as late as every
+  date already published; a backfill of past dates keeps its tables but rebuilds its
+  `territory_history` over every published plan.
 
 A publication is a transaction in three phases:
 
@@ -85,7 +86,7 @@ class Publication:
     """Where one run's tables went."""
 
     snapshot_date: dt.date
-    analytics: Path | None  # None when a later date is already published: the database was left alone
+    analytics: Path | None  # None when a later date is published: the database keeps it (its history is rebuilt)
     parquet: dict[str, Path]
     rows: dict[str, int]
     recovered: str | None  # what was left of an interrupted publication, and what became of it
@@ -285,7 +286,8 @@ def _stage_folder(home: TerritoryHome, name: str, snapshot_date: dt.date, table:
     return staged, target
 
 
-def _stage_database(home: TerritoryHome, tables: dict[str, pa.Table], token: str) -> Path:
+def _stage_database(home: TerritoryHome, tables: dict[str, pa.Table], token: str, keep_the_rest: bool = False) -> Path:
+    """A new analytics database holding `tables`; with `keep_the_rest`, also every other table of the current one."""
     staged = _staging(home) / token / home.analytics.name
     conn = connect(staged)
     try:
@@ -293,6 +295,14 @@ def _stage_database(home: TerritoryHome, tables: dict[str, pa.Table], token: str
             conn.register("incoming", table)
             conn.execute(f'create table "{name}" as select * from incoming')
             conn.unregister("incoming")
+        if keep_the_rest:
+            conn.execute(f"attach '{home.analytics}' as current (read_only)")
+            kept = conn.execute("select table_name from information_schema.tables "
+                                "where table_catalog = 'current' and table_type = 'BASE TABLE'").fetchall()
+            for (name,) in kept:
+                if name not in tables:
+                    conn.execute(f'create table "{name}" as select * from current."{name}"')
+            conn.execute("detach current")
         for macro in ANALYST_MACROS:
             conn.execute(macro)
         conn.execute("checkpoint")
@@ -302,8 +312,20 @@ def _stage_database(home: TerritoryHome, tables: dict[str, pa.Table], token: str
     return staged
 
 
+def _whole_history(home: TerritoryHome, snapshot_date: dt.date, assignments: pa.Table, latest: dt.date) -> pa.Table:
+    """The history over every published plan, with `assignments` as the plan of `snapshot_date`, stamped `latest`."""
+    plans = {day: _read_partition(home.published_partition(ASSIGNMENTS_TABLE, day)) for day in published_dates(home)}
+    plans[snapshot_date] = assignments
+    return stamp(ownership_history(sorted(plans.items(), key=lambda plan: plan[0])), latest)
+
+
 def publish(home: TerritoryHome, snapshot_date: dt.date, tables: dict[str, pa.Table]) -> Publication:
-    """Publish `tables` (and the ownership history they extend) for `snapshot_date`, all or nothing."""
+    """Publish `tables` (and the ownership history they extend) for `snapshot_date`, all or nothing.
+
+    A date at least as late as every published one replaces analytics.duckdb. An earlier date
+    (a backfill of the past) keeps its other tables and rebuilds only its territory_history,
+    over every published plan, so that who owned what on any date stays answerable there.
+    """
     home.root.mkdir(parents=True, exist_ok=True)
     recovered = recover(home)
     latest = max(published_dates(home), default=None)
@@ -313,7 +335,13 @@ def publish(home: TerritoryHome, snapshot_date: dt.date, tables: dict[str, pa.Ta
     token = uuid.uuid4().hex
     folders = {name: _stage_folder(home, name, snapshot_date, table, token) for name, table in stamped.items()}
     is_latest = latest is None or snapshot_date >= latest
-    analytics = _stage_database(home, stamped, token) if is_latest else None
+    if is_latest:
+        analytics = _stage_database(home, stamped, token)
+    elif home.analytics.exists():
+        history = _whole_history(home, snapshot_date, tables[ASSIGNMENTS_TABLE], latest)
+        analytics = _stage_database(home, {HISTORY_TABLE: history}, token, keep_the_rest=True)
+    else:
+        analytics = None
     journal = {
         "token": token, "snapshot_date": snapshot_date.isoformat(),
         "folders": [[str(staged), str(target)] for staged, target in folders.values()],

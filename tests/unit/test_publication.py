@@ -82,13 +82,17 @@ def test_the_latest_date_goes_to_analytics_with_the_whole_history_and_its_helper
     assert _rows(history) == [("A", "R1", D1, None), ("B", "R1", D1, None)]  # as known on D1
 
 
-def test_republishing_a_past_date_replaces_exactly_that_date_and_leaves_analytics(home):
+def test_republishing_a_past_date_replaces_exactly_that_date_and_refreshes_the_analysts_history(home):
     for day, rep in ((D1, "R1"), (D2, "R2"), (D3, "R3")):
         publish(home, day, _tables({"A": rep}, f"run {day}"))
     before = {path: path.read_bytes() for path in home.published.rglob("*.parquet") if f"={D2}" not in str(path)}
-    analytics = home.analytics.read_bytes()
     publication = publish(home, D2, _tables({"A": "R9"}, "rerun"))
-    assert publication.analytics is None and home.analytics.read_bytes() == analytics
+    assert publication.analytics is None  # the latest date's tables stay ...
+    assert _analytics(home, "select status, snapshot_date from solver_runs") == [(f"run {D3}", D3)]
+    # ... and its history now knows the new plan of D2, stamped with the latest date
+    assert _analytics(home, f"select account_id, rep_id, valid_from, valid_to, snapshot_date from {HISTORY_TABLE} "
+                            "order by valid_from") == [("A", "R1", D1, D2, D3), ("A", "R9", D2, D3, D3), ("A", "R3", D3, None, D3)]
+    assert _analytics(home, f"select rep_id from owners_on('{D2}')") == [("R9",)]
     assert {path: path.read_bytes() for path in before} == before
     rerun = pq.read_table(home.published_partition("territory_assignments", D2) / "part-0.parquet")
     assert rerun.column("rep_id").to_pylist() == ["R9"]
@@ -144,3 +148,13 @@ def test_the_journal_names_every_folder_it_will_swap(home, monkeypatch):
     assert committed == seen and committed["snapshot_date"] == D1.isoformat()
     assert sorted(target.split("/")[-2] for _, target in committed["folders"]) == sorted(
         ["territory_assignments", "solver_runs", HISTORY_TABLE])
+
+
+def test_backfilling_the_past_after_the_latest_date_completes_the_analysts_history(home):
+    publish(home, D3, _tables({"A": "R3", "B": "R1"}, "latest"))
+    publish(home, D1, _tables({"A": "R1", "B": "R1"}, "old"))
+    publish(home, D2, _tables({"A": "R1", "B": "R1"}, "old"))
+    assert _analytics(home, "select status from solver_runs") == [("latest",)]
+    assert _analytics(home, f"select account_id, rep_id, valid_from, valid_to from {HISTORY_TABLE} order by 1, 3") == [
+        ("A", "R1", D1, D3), ("A", "R3", D3, None), ("B", "R1", D1, None)]
+    assert _analytics(home, "select * from ownership_changes('2026-03-01', '2026-03-03')") == [("A", "R1", "R3")]
