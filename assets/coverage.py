@@ -6,6 +6,7 @@ import numpy as np
 import pandas as pd
 from dagster import AssetExecutionContext, AssetKey, MaterializeResult, MetadataValue
 
+from assets.owners import SALES_OPERATIONS
 from assets.partitions import snapshot_asset, snapshot_date
 from assets.resources import RunSettings, Warehouse
 from territory.contact_plan import CHANNELS, ContactPlanSettings, contact_plan
@@ -28,6 +29,7 @@ def first_planned_day(snapshot: dt.date) -> dt.date:
 @snapshot_asset(
     key=AssetKey(["solve", "contact_plan"]),
     group_name="solve",
+    owners=SALES_OPERATIONS,
     deps=[AssetKey(["solve", "territory_plan"]), AssetKey("dim_accounts"), AssetKey("dim_reps")],
     kinds={"python", "duckdb"},
 )

@@ -3,6 +3,7 @@
 import pandas as pd
 from dagster import AssetExecutionContext, AssetKey, MaterializeResult, MetadataValue
 
+from assets.owners import SALES_OPERATIONS
 from assets.partitions import snapshot_asset, snapshot_date
 from assets.resources import RunSettings, Warehouse
 from territory import goals
@@ -19,6 +20,7 @@ CRM_QUOTAS_QUERY = "select rep_id, period_start, period_end, quota_amount from m
 @snapshot_asset(
     key=AssetKey(["solve", "territory_quotas"]),
     group_name="solve",
+    owners=SALES_OPERATIONS,
     deps=[
         AssetKey(["solve", "territory_plan"]), AssetKey("dim_accounts"), AssetKey("dim_reps"),
         AssetKey("int_opportunities__as_of"), AssetKey("stg_crm__quotas"),

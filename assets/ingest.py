@@ -5,6 +5,7 @@ from collections.abc import Iterator
 
 from dagster import AssetExecutionContext, AssetKey, AssetSpec, MaterializeResult, MetadataValue, multi_asset
 
+from assets.owners import DATA_ENGINEERING
 from assets.resources import CrmSource, Warehouse
 from territory.contract import RAW_TABLES
 from territory.raw_loader import find_source_files, load_raw_tables
@@ -14,6 +15,7 @@ RAW_ASSET_SPECS = [
         AssetKey(["raw", table.name]),
         description=f"CRM {table.name} as the source delivered them, typed by the canonical contract.",
         group_name="ingest",
+        owners=DATA_ENGINEERING,
         kinds={"duckdb"},
         metadata={"key": table.key, "columns": ", ".join(table.columns)},
     )

@@ -4,6 +4,7 @@ import os
 
 from dagster import AssetExecutionContext, AssetKey, MaterializeResult, MetadataValue
 
+from assets.owners import DATA_ENGINEERING
 from assets.partitions import snapshot_asset, snapshot_date as snapshot_of
 from assets.resources import Warehouse
 from territory.contract import RAW_TABLES
@@ -33,6 +34,7 @@ def _plan_method(solver_runs) -> str:
 @snapshot_asset(
     key=AssetKey(["publish", "territory_publication"]),
     group_name="publish",
+    owners=DATA_ENGINEERING,
     deps=[
         AssetKey(["solve", "territory_plan"]),
         AssetKey(["solve", "contact_plan"]),

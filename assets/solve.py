@@ -3,6 +3,7 @@
 import numpy as np
 from dagster import AssetExecutionContext, AssetKey, Failure, MaterializeResult, MetadataValue
 
+from assets.owners import SALES_OPERATIONS
 from assets.partitions import snapshot_asset
 from assets.resources import RunSettings, Warehouse
 from territory.engine.bands import bands
@@ -24,6 +25,7 @@ MARKETS_QUERY = "select * from main.dim_markets order by market_id"
 @snapshot_asset(
     key=AssetKey(["solve", "territory_plan"]),
     group_name="solve",
+    owners=SALES_OPERATIONS,
     deps=[AssetKey("dim_accounts"), AssetKey("dim_reps"), AssetKey("dim_markets"), AssetKey("fct_account_handoffs")],
     kinds={"python", "duckdb"},
 )

@@ -6,13 +6,14 @@ import json
 import os
 import shutil
 import sys
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
 from dagster import AssetExecutionContext
 from dagster_dbt import DagsterDbtTranslator, DbtCliResource, DbtProject, dbt_assets
 
+from assets.owners import ANALYTICS_ENGINEERING
 from assets.partitions import one_date_per_run, snapshot_date, snapshot_partitions
 from assets.resources import RunSettings, Warehouse
 
@@ -41,10 +42,13 @@ if _manifest_is_stale(dbt_project):  # parse once after a checkout or an edit, n
 
 
 class TerritoryDbtTranslator(DagsterDbtTranslator):
-    """Every dbt model and test belongs to the `transform` group."""
+    """Every dbt model and test belongs to the `transform` group, owned by analytics engineering."""
 
     def get_group_name(self, dbt_resource_props: Mapping[str, Any]) -> str | None:
         return "transform"
+
+    def get_owners(self, dbt_resource_props: Mapping[str, Any]) -> Sequence[str] | None:
+        return ANALYTICS_ENGINEERING
 
 
 @dbt_assets(

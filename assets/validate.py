@@ -35,6 +35,7 @@ from dagster import (
     multi_asset_check,
 )
 
+from assets.owners import DATA_ENGINEERING
 from assets.resources import RunSettings, Warehouse
 from territory.contract import RAW_TABLES
 from territory.quality import (
@@ -213,6 +214,7 @@ output_checks = [_output_check(output) for output in OUTPUTS]
             deps=[_raw_key(table.name)],
             description=f"CRM {table.name} without the rows that break a row rule of its suite (those are quarantined).",
             group_name="validate",
+            owners=DATA_ENGINEERING,
             kinds={"duckdb"},
         )
         for table in RAW_TABLES

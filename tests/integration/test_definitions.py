@@ -1,10 +1,13 @@
 """The Dagster definitions load, and the graph is wired the way DESIGN.md lays it out."""
 
+import datetime as dt
+from zoneinfo import ZoneInfo
+
 import pytest
-from dagster import AssetKey
+from dagster import AssetKey, build_schedule_context
 
 from assets.resources import DemoCrmSource, FileCrmSource
-from pipelines.definitions import defs, source_from_env
+from pipelines.definitions import defs, nightly_schedule, source_from_env
 
 GROUPS = {"ingest", "validate", "transform", "solve", "publish"}
 
@@ -21,6 +24,39 @@ def test_every_asset_sits_in_a_named_stage_with_a_description():
         node = graph.get(key)
         assert node.group_name in GROUPS, key
         assert node.description, key
+        assert node.owners, key
+
+
+def test_everything_from_transform_on_is_partitioned_by_snapshot_date_and_ingest_is_not():
+    graph = defs.resolve_asset_graph()
+    for key in graph.get_all_asset_keys():
+        node = graph.get(key)
+        assert (node.partitions_def is not None) == (node.group_name not in {"ingest", "validate"}), key
+
+
+@pytest.mark.parametrize(
+    ("at", "zone", "fires", "builds"),
+    [
+        ("02:00", "UTC", dt.datetime(2026, 11, 28, 2, 0, tzinfo=dt.UTC), "2026-11-27"),
+        # 03:30 in Berlin is 02:30 UTC: the last complete UTC day is still the 27th
+        ("03:30", "Europe/Berlin", dt.datetime(2026, 11, 28, 3, 30, tzinfo=ZoneInfo("Europe/Berlin")), "2026-11-27"),
+        # 02:00 in Tokyo on the 28th is 17:00 UTC on the 27th: the last complete UTC day is the 26th
+        ("02:00", "Asia/Tokyo", dt.datetime(2026, 11, 28, 2, 0, tzinfo=ZoneInfo("Asia/Tokyo")), "2026-11-26"),
+    ],
+)
+def test_the_nightly_schedule_fires_when_configured_and_builds_the_last_complete_utc_day(at, zone, fires, builds):
+    schedule = nightly_schedule({"TERRITORY_NIGHTLY_AT": at, "TERRITORY_TIMEZONE": zone})
+    hour, minute = at.split(":")
+    assert schedule.cron_schedule == f"{int(minute)} {int(hour)} * * *" and schedule.execution_timezone == zone
+    request = schedule(build_schedule_context(scheduled_execution_time=fires))
+    assert request.partition_key == builds and request.run_key == builds
+
+
+def test_bad_schedule_settings_say_what_is_wrong():
+    with pytest.raises(ValueError, match="TERRITORY_NIGHTLY_AT must be a time of day HH:MM, got '25:00'"):
+        nightly_schedule({"TERRITORY_NIGHTLY_AT": "25:00"})
+    with pytest.raises(ValueError, match="TERRITORY_TIMEZONE must be an IANA time zone"):
+        nightly_schedule({"TERRITORY_TIMEZONE": "Mars/Base"})
 
 
 def test_dbt_sources_are_the_ingested_raw_tables_and_the_plan_reads_the_marts():
