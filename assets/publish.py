@@ -9,7 +9,7 @@ from assets.partitions import snapshot_asset, snapshot_date as snapshot_of
 from assets.resources import Warehouse
 from territory.contract import RAW_TABLES
 from territory.publication import PUBLISHED_TABLE_SOURCES, publish
-from territory.report import render_plan_report
+from territory.report import ReportTables, render_plan_report
 
 
 def _quarantined_from_the_extract(context: AssetExecutionContext) -> dict[str, int]:
@@ -26,11 +26,6 @@ def _quarantined_from_the_extract(context: AssetExecutionContext) -> dict[str, i
     return set_aside
 
 
-def _plan_method(solver_runs) -> str:
-    run = solver_runs.iloc[0]
-    return f"assignment engine: {run.status}, cost within {run.gap:.2%} of its proven lower bound"
-
-
 @snapshot_asset(
     key=AssetKey(["publish", "territory_publication"]),
     group_name="publish",
@@ -40,6 +35,7 @@ def _plan_method(solver_runs) -> str:
         AssetKey(["solve", "contact_plan"]),
         AssetKey(["solve", "territory_quotas"]),
         AssetKey("dim_accounts"),
+        AssetKey("dim_markets"),
         AssetKey("fct_segment_needs"),
         AssetKey("fct_territory_conflicts"),
     ],
@@ -58,9 +54,7 @@ def territory_publication(context: AssetExecutionContext, warehouse: Warehouse) 
     report.write_text(
         render_plan_report(
             snapshot_date,
-            _plan_method(tables["solver_runs"].to_pandas()),
-            tables["territory_assignments"].to_pandas(),
-            tables["territory_summary"].to_pandas(),
+            ReportTables.from_arrow(tables),
             set_aside=set_aside,
             data_docs=os.path.relpath(warehouse.paths.quality / "index.html", report.parent),
         ),

@@ -49,6 +49,16 @@ class Ledger:
             return {}
         return json.loads(self.path.read_text())["finished"]
 
+    def dates(self) -> list[dt.date]:
+        """Every date of the backfill's range, read from the ledger's name (<start>_<end>_<fingerprint>.json)."""
+        start, end, _ = self.path.stem.split("_")
+        return dates_between(dt.date.fromisoformat(start), dt.date.fromisoformat(end))
+
+    def built(self, home: TerritoryHome) -> list[dt.date]:
+        """The finished dates whose publication is still there: those the backfill skips when run again."""
+        return [day for day in map(dt.date.fromisoformat, self.finished())
+                if home.published_partition(ASSIGNMENTS_TABLE, day).is_dir()]
+
     def finish(self, day: dt.date, run_id: str) -> None:
         finished = {**self.finished(), day.isoformat(): run_id}
         pending = self.path.with_suffix(".tmp")
@@ -68,9 +78,13 @@ def ledger_for(home: TerritoryHome, start: dt.date, end: dt.date, source: dict, 
     identity = json.dumps({"start": start.isoformat(), "end": end.isoformat(), "source": source, "plan": plan_text},
                           sort_keys=True)
     fingerprint = hashlib.sha256(identity.encode()).hexdigest()[:12]
-    folder = home.root / "backfills"
-    folder.mkdir(parents=True, exist_ok=True)
-    return Ledger(folder / f"{start.isoformat()}_{end.isoformat()}_{fingerprint}.json")
+    home.backfills.mkdir(parents=True, exist_ok=True)
+    return Ledger(home.backfills / f"{start.isoformat()}_{end.isoformat()}_{fingerprint}.json")
+
+
+def ledgers(home: TerritoryHome) -> list[Ledger]:
+    """The ledger of every backfill under `home`, in the order of their ranges."""
+    return [Ledger(path) for path in sorted(home.backfills.glob("*.json"))]
 
 
 def run_backfill(
@@ -86,10 +100,8 @@ def run_backfill(
 
     Raises BackfillFailed at the first failure; the dates before it stay finished.
     """
-    finished = {} if restart else ledger.finished()
-    # A date counts as finished only while its publication is still there.
-    todo = [day for day in dates if day.isoformat() not in finished
-            or not home.published_partition(ASSIGNMENTS_TABLE, day).is_dir()]
+    built = set() if restart else set(ledger.built(home))
+    todo = [day for day in dates if day not in built]
     if len(todo) < len(dates):
         say(f"{len(dates) - len(todo)} of {len(dates)} dates already built by this backfill: skipping them "
             f"(--restart redoes them)")

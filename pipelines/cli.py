@@ -188,7 +188,9 @@ def backfill(
 
 @main.command()
 @click.argument("sql")
-def query(sql: str) -> None:
+@click.option("--csv", "output", flag_value="csv", help="Print CSV (RFC 4180) with a header row, for scripts.")
+@click.option("--json", "output", flag_value="json", help="Print a JSON array with an object per row, for scripts.")
+def query(sql: str, output: str | None) -> None:
     """Run SQL against the published tables (analytics.duckdb, read-only) and print the result."""
     import duckdb
 
@@ -197,11 +199,87 @@ def query(sql: str) -> None:
         raise _Failure(f"nothing is published yet at {analytics}; run `territory demo` or `territory run` first")
     conn = duckdb.connect(str(analytics), read_only=True)
     try:
-        click.echo(conn.sql(sql))
+        result = conn.sql(sql)
+        if output is None:
+            click.echo(result)
+        else:
+            _print_rows(result.columns, result.fetchall(), output)
+    except BrokenPipeError:  # the reader stopped early (`| head`): not an error; say nothing more
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
     except duckdb.Error as error:
-        raise _Failure(f"the query failed: {error}") from error
+        message = str(error).split("\n\n")[0].replace("\n", " ")  # DuckDB's message without the quoted SQL
+        if "read-only mode" in message:
+            raise _Failure(f"analytics.duckdb is read-only: territory query cannot change it ({message})") from error
+        raise _Failure(f"the query failed: {message}") from error
     finally:
         conn.close()
+
+
+def _print_rows(columns: list[str], rows: list[tuple], output: str) -> None:
+    """Print rows as CSV with a header row or as a JSON array of objects: dates ISO, NULL, NaN and infinities null."""
+    import csv
+    import decimal
+    import json
+    import math
+
+    def plain(value):
+        if isinstance(value, float | decimal.Decimal):
+            return float(value) if math.isfinite(value) else None
+        if isinstance(value, dt.date | dt.time):
+            return value.isoformat()
+        if isinstance(value, list | tuple):
+            return [plain(item) for item in value]
+        if isinstance(value, dict):
+            return {str(key): plain(item) for key, item in value.items()}
+        return value if value is None or isinstance(value, str | int) else str(value)  # UUIDs, intervals, blobs
+
+    if output == "json":
+        sys.stdout.write("[")
+        for number, row in enumerate(rows):
+            line = json.dumps(dict(zip(columns, map(plain, row), strict=True)), ensure_ascii=False)
+            sys.stdout.write(("," if number else "") + "\n" + line)
+        sys.stdout.write("\n]\n")
+        return
+
+    def cell(value) -> str:  # text as it is, NULL as an empty field, other values as in JSON
+        value = plain(value)
+        return "" if value is None else value if isinstance(value, str) else json.dumps(value, ensure_ascii=False)
+
+    writer = csv.writer(sys.stdout)
+    writer.writerow(columns)
+    writer.writerows(map(cell, row) for row in rows)
+
+
+@main.command()
+@click.option("--runs", "run_count", default=5, show_default=True, type=click.IntRange(min=1),
+              help="How many of the last runs to show.")
+@click.option("--json", "as_json", is_flag=True, help="Print the status as one JSON object, for scripts.")
+def status(run_count: int, as_json: bool) -> None:
+    """What is published, the last runs with their checks, and the backfills under --home; needs no Dagster daemon."""
+    import json
+
+    import duckdb
+
+    from pipelines.status import backfill_status, print_status, publication_status, run_status
+
+    home = TerritoryHome.from_env()
+    try:
+        published = publication_status(home)
+    except duckdb.Error as error:
+        raise _Failure(f"cannot read {home.analytics}: {error}") from error
+    state = {
+        "home": str(home.root),
+        "published": published,
+        "dagster_home": str(_dagster_home(home)),
+        "runs": run_status(_dagster_home(home), run_count),
+        "backfills": backfill_status(home),
+    }
+    if not (state["published"]["analytics"] or state["published"]["dates"] or state["runs"] or state["backfills"]):
+        raise _Failure(f"nothing has run in {home.root} yet; run `territory demo` or `territory run` first")
+    if as_json:
+        click.echo(json.dumps(state, indent=1))
+    else:
+        print_status(state, click.echo)
 
 
 @main.group("plan")
@@ -358,6 +436,41 @@ def explain(target: str, is_rep: bool, alternatives: int) -> None:
         click.echo(f"  {found.ineligible} rep(s) may not own it (segment, region or experience)")
 
 
+@main.command("report")
+@click.option("--snapshot-date", default="", metavar="YYYY-MM-DD",
+              help="The published date to report on (default: the latest).")
+@click.option("--out", type=click.Path(dir_okay=False, path_type=Path),
+              help="Where to write the page (default: TERRITORY_HOME/reports/<date>/index.html).")
+def report_command(snapshot_date: str, out: Path | None) -> None:
+    """Render the plan report of a published date again, from its Parquet history, and print where it is."""
+    import pyarrow.parquet as pq
+
+    from territory.publication import published_dates
+    from territory.report import REPORT_TABLES, ReportTables, render_plan_report
+
+    home = TerritoryHome.from_env()
+    dates = published_dates(home)
+    if not dates:
+        raise _Failure(f"nothing is published yet under {home.published}; run `territory demo` or `territory run` first")
+    day = _parse_date(snapshot_date) if snapshot_date else dates[-1]
+    if day not in dates:
+        raise _Failure(f"no plan is published for {day}; the latest published date is {dates[-1]}")
+    files = {name: home.published_partition(name, day) / "part-0.parquet" for name in REPORT_TABLES}
+    missing = sorted(name for name, file in files.items() if not file.exists())
+    if missing:  # a date published by an earlier version, before these tables were
+        click.echo(f"note: {day} was published without {', '.join(missing)}; the report goes without them", err=True)
+    tables = ReportTables.from_arrow({name: pq.read_table(file) for name, file in files.items() if file.exists()})
+    out = out or home.report_dir(day) / "index.html"
+    docs = home.quality / "index.html"
+    page = render_plan_report(day, tables, data_docs=os.path.relpath(docs, out.parent.resolve()) if docs.exists() else None)
+    try:
+        out.parent.mkdir(parents=True, exist_ok=True)
+        out.write_text(page, encoding="utf-8")
+    except OSError as error:
+        raise _Failure(f"cannot write {out}: {error.strerror or error}") from error
+    click.echo(out)
+
+
 def _load_plan(path: Path | str | None):
     from territory.plan import PlanError, load_plan
 
@@ -430,9 +543,14 @@ def _definitions(crm_source):
         raise _Failure(str(error)) from error
 
 
+def _dagster_home(home: TerritoryHome) -> Path:
+    """Where runs are recorded: DAGSTER_HOME, set to TERRITORY_HOME/dagster unless it is set already."""
+    return Path(os.environ.setdefault("DAGSTER_HOME", str(home.dagster_home)))
+
+
 def _prepare_dagster_home(home: TerritoryHome) -> None:
     """Runs are recorded in TERRITORY_HOME/dagster (unless DAGSTER_HOME says otherwise), telemetry off."""
-    dagster_home = Path(os.environ.setdefault("DAGSTER_HOME", str(home.dagster_home)))
+    dagster_home = _dagster_home(home)
     dagster_home.mkdir(parents=True, exist_ok=True)
     settings = dagster_home / "dagster.yaml"
     if not settings.exists():
@@ -447,7 +565,7 @@ _DAGSTER_WRAPPERS = {"DagsterExecutionStepExecutionError", "DagsterUserCodeExecu
 
 def _failure_message(result, debug: bool) -> str:
     """The error each failed step raised, unwrapped from Dagster's envelope."""
-    from pipelines.progress import without_dbt_vars
+    from pipelines.progress import check_name, without_dbt_vars
 
     messages = []
     for event in result.all_events:
@@ -455,7 +573,7 @@ def _failure_message(result, debug: bool) -> str:
             check = event.event_specific_data
             if not check.passed and check.severity.value == "ERROR":
                 detail = check.metadata.get("critical")
-                messages.append(f"{check.asset_key.to_user_string()} {check.check_name}: {detail.value if detail else 'failed'}")
+                messages.append(f"{check_name(check)}: {detail.value if detail else 'failed'}")
             continue
         if event.event_type_value != "STEP_FAILURE":
             continue

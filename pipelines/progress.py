@@ -18,6 +18,11 @@ def without_dbt_vars(text: str) -> str:
     return _DBT_VARS.sub("--vars {...}", text)
 
 
+def check_name(check) -> str:
+    """An asset check evaluation's name, e.g. `raw/accounts satisfies_expectation_suite`."""
+    return f"{check.asset_key.to_user_string()} {check.check_name}"
+
+
 class _ProgressHandler(logging.Handler):
     def emit(self, record: logging.LogRecord) -> None:
         line = _describe(record)
@@ -44,7 +49,7 @@ def _describe(record: logging.LogRecord) -> str | None:
         suffix = f" ({rows.value:,} rows)" if rows is not None else ""
         return f"    built {materialization.asset_key.to_user_string()}{suffix}"
     if kind == "ASSET_CHECK_EVALUATION" and not data.passed:
-        return f"    check failed: {data.asset_key.to_user_string()} {data.check_name}"
+        return f"    check failed: {check_name(data)}"
     return None
 
 

@@ -54,8 +54,18 @@ class TerritoryHome:
     def dagster_home(self) -> Path:
         return self.root / "dagster"
 
+    @property
+    def reports(self) -> Path:
+        """The plan reports, one folder per snapshot date holding index.html."""
+        return self.root / "reports"
+
+    @property
+    def backfills(self) -> Path:
+        """The ledgers of `territory backfill`, one per backfill."""
+        return self.root / "backfills"
+
     def published_partition(self, table: str, snapshot_date: dt.date) -> Path:
         return self.published / table / f"snapshot_date={snapshot_date.isoformat()}"
 
     def report_dir(self, snapshot_date: dt.date) -> Path:
-        return self.root / "reports" / snapshot_date.isoformat()
+        return self.reports / snapshot_date.isoformat()

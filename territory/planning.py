@@ -249,6 +249,9 @@ def plan_tables(
         summary[f"{name.removesuffix('_hours')}_deviation"] = np.divide(
             totals[:, k], fair[:, k], out=np.full(m, np.nan), where=fair[:, k] > 0) - 1.0
         summary[f"price_{name}"] = solution.prices[:, k]
+    # Last, so that the published columns before them keep their places: the report marks the bases on its map.
+    summary["home_latitude"] = reps["home_latitude"].to_numpy(dtype=float)
+    summary["home_longitude"] = reps["home_longitude"].to_numpy(dtype=float)
     moved = assignments["changed"].to_numpy() & (units.current_rep >= 0)
     handoff = accounts.loc[moved, ["account_id", "account_name", "tier", "funnel_stage", "potential", "contacts",
                                    "open_opportunities", "open_pipeline_amount", "days_since_last_activity"]]

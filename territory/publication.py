@@ -60,6 +60,7 @@ PUBLISHED_TABLE_SOURCES: dict[str, str] = {
     "territory_quotas": "solve.territory_quotas",
     "goal_progress": "solve.goal_progress",
     "account_segments": "main.dim_accounts",
+    "markets": "main.dim_markets",
     "segment_needs": "main.fct_segment_needs",
     "territory_conflicts": "main.fct_territory_conflicts",
 }

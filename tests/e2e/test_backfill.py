@@ -1,6 +1,7 @@
 """`territory backfill` as an operator runs it: interrupted and resumed, re-run, and rebuilt date by date."""
 
 import datetime as dt
+import json
 import os
 import signal
 import subprocess
@@ -71,6 +72,17 @@ def test_every_date_is_published_with_its_history(backfilled):
     assert owners == _partition(home, "territory_assignments", DATES[1]).num_rows  # who owned what on a past day
     touches = _partition(home, "contact_plan", END).to_pandas()
     assert touches["touch_date"].min() == dt.date(2026, 7, 6)  # the Monday after the snapshot date
+
+
+def test_status_shows_the_backfill_and_its_dates(backfilled):
+    home, _, _ = backfilled
+    result = territory(home, "status", "--json")
+    assert result.returncode == 0, result.stderr
+    state = json.loads(result.stdout)
+    whole_range = {"first_date": str(START), "last_date": str(END), "dates": 3, "built": 3}
+    assert any(whole_range.items() <= backfill.items() for backfill in state["backfills"])
+    assert (state["published"]["dates"], state["published"]["missing"]) == (3, [])
+    assert {run["partition"] for run in state["runs"] if run["job"] == "rebuild_snapshot_job"} >= {str(day) for day in DATES}
 
 
 def test_rerunning_the_same_backfill_does_nothing(backfilled):

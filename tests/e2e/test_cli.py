@@ -1,14 +1,23 @@
 """The territory command as a user runs it: real processes, a temporary TERRITORY_HOME."""
 
+import csv
+import datetime as dt
+import io
+import json
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
 
 import duckdb
+import pyarrow as pa
 import pytest
 
+from territory.paths import TerritoryHome
 from territory.plan import DEFAULT_PLAN_PATH
+from territory.publication import PUBLISHED_TABLES, publish
+from territory.report import REPORT_TABLES
 
 pytestmark = pytest.mark.e2e
 TERRITORY = [str(Path(sys.executable).with_name("territory"))]  # the installed console script
@@ -54,6 +63,71 @@ def test_query_prints_the_published_tables(demo_home):
     assert f"reps={active}" in result.stdout
 
 
+def test_query_prints_csv_and_json_for_scripts(demo_home):
+    home, _ = demo_home
+    sql = "select account_id, rep_id, snapshot_date, changed, 'nan'::double as score from territory_assignments order by 1"
+    as_csv = territory(home, "query", "--csv", sql)
+    assert as_csv.returncode == 0, as_csv.stderr
+    rows = list(csv.DictReader(io.StringIO(as_csv.stdout, newline="")))
+    assert len(rows) == 1500 and list(rows[0]) == ["account_id", "rep_id", "snapshot_date", "changed", "score"]
+    assert rows[0]["snapshot_date"] == SNAPSHOT and rows[0]["changed"] in ("true", "false") and rows[0]["score"] == ""
+    as_json = territory(home, "query", "--json", sql)
+    assert as_json.returncode == 0, as_json.stderr
+    assert json.loads(as_json.stdout) == [{**row, "changed": row["changed"] == "true", "score": None} for row in rows]
+
+
+def test_a_bad_or_writing_query_fails_in_one_line(demo_home):
+    home, _ = demo_home
+    bad = territory(home, "query", "--csv", "selec account_id from territory_assignments")
+    assert bad.returncode == 1 and bad.stdout == ""
+    assert bad.stderr.startswith("error: the query failed: Parser Error: syntax error") and bad.stderr.count("\n") == 1
+    writing = territory(home, "query", "drop table territory_assignments")
+    assert writing.returncode == 1 and writing.stderr.count("\n") == 1
+    assert writing.stderr.startswith("error: analytics.duckdb is read-only: territory query cannot change it")
+    assert analytics_rows(home, "select count(*) from territory_assignments") == [(1500,)]
+
+
+def test_status_lists_the_published_tables_and_the_last_runs(demo_home):
+    home, _ = demo_home
+    result = territory(home, "status")
+    assert result.returncode == 0, result.stderr
+    assert f"{home / 'analytics.duckdb'}  (snapshot date {SNAPSHOT})" in result.stdout
+    assert all(re.search(rf"^  {table} +[\d,]+ rows$", result.stdout, re.MULTILINE) for table in PUBLISHED_TABLES)
+    assert re.search(r"^  territory_assignments +1,500 rows$", result.stdout, re.MULTILINE)
+    assert f"1 date(s), {SNAPSHOT} to {SNAPSHOT}" in result.stdout and "missing" not in result.stdout
+    assert str(home / "reports" / SNAPSHOT / "index.html") in result.stdout
+    assert re.search(rf"^  \w{{8}}  build_territories_job +{SNAPSHOT}  SUCCESS .* \d+ passed$", result.stdout, re.MULTILINE)
+
+
+def test_status_as_json(demo_home):
+    home, _ = demo_home
+    result = territory(home, "status", "--json", "--runs", "1")
+    assert result.returncode == 0, result.stderr
+    state = json.loads(result.stdout)
+    published = state["published"]
+    assert published["snapshot_date"] == SNAPSHOT and published["tables"]["territory_assignments"] == 1500
+    assert (published["dates"], published["first_date"], published["missing"]) == (1, SNAPSHOT, [])
+    [run] = state["runs"]
+    assert (run["job"], run["partition"]) == ("build_territories_job", SNAPSHOT) and run["checks_passed"] > 0
+    assert state["dagster_home"] == str(home / "dagster") and state["backfills"] == []
+
+
+def test_status_names_the_dates_missing_from_the_history(tmp_path):
+    for day in ("2026-06-01", "2026-06-02", "2026-06-05", "2026-06-07"):
+        (tmp_path / "published" / "territory_assignments" / f"snapshot_date={day}").mkdir(parents=True)
+    result = territory(tmp_path, "status")
+    assert result.returncode == 0, result.stderr
+    assert "4 date(s), 2026-06-01 to 2026-06-07" in result.stdout
+    assert "  missing 2026-06-03 to 2026-06-04\n  missing 2026-06-06\n" in result.stdout
+
+
+def test_status_before_any_run_says_what_to_do(tmp_path):
+    result = territory(tmp_path, "status")
+    assert result.returncode == 1
+    assert "nothing has run" in result.stderr and "territory demo" in result.stderr and "Traceback" not in result.stderr
+    assert not any(tmp_path.iterdir())  # looking creates nothing
+
+
 def test_files_source_runs_a_csv_export_end_to_end(tmp_path):
     export = tmp_path / "export"
     made = territory(tmp_path, "demo-data", "--accounts", "800", "--reps", "9", "--seed", "2",
@@ -77,6 +151,8 @@ def test_a_broken_source_fails_plainly_and_leaves_the_publication_alone(demo_hom
     assert "does not exist" in result.stderr
     assert "Traceback" not in result.stderr
     assert (home / "analytics.duckdb").read_bytes() == before
+    [run] = json.loads(territory(home, "status", "--json", "--runs", "1").stdout)["runs"]
+    assert (run["status"], run["failed_steps"]) == ("FAILURE", ["raw_crm_tables"])
 
 
 def test_query_before_any_run_says_what_to_do(tmp_path):
@@ -138,3 +214,45 @@ def test_a_plan_no_territory_can_keep_fails_with_the_binding_rule_and_keeps_the_
     assert (home / "analytics.duckdb").read_bytes() == before
     with duckdb.connect(str(home / "warehouse.duckdb"), read_only=True) as conn:
         assert conn.execute("select status from solve.solver_runs").fetchall() == [("infeasible",)]
+
+
+def _publish_for_the_report(home: Path, tables, *days: dt.date) -> None:
+    for day in days:
+        publish(TerritoryHome(home), day, {name: pa.Table.from_pandas(getattr(tables, name), preserve_index=False)
+                                           for name in REPORT_TABLES})
+
+
+def test_report_renders_a_published_date_again(tmp_path, report_tables):
+    home = tmp_path / "home"
+    _publish_for_the_report(home, report_tables(accounts=300, reps=6), dt.date(2026, 6, 29), dt.date(2026, 6, 30))
+    result = territory(home, "report")  # the latest date
+    assert result.returncode == 0, result.stderr
+    latest = home / "reports" / "2026-06-30" / "index.html"
+    assert result.stdout.strip() == str(latest)
+    page = latest.read_text()
+    assert "Territory plan for 2026-06-30" in page and '<section id="markets">' in page
+    assert page.count("data:image/png;base64,") == 6 and "://" not in page  # ':' is not in base64
+    out = tmp_path / "earlier.html"
+    result = territory(home, "report", "--snapshot-date", "2026-06-29", "--out", str(out))
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == str(out) and "Territory plan for 2026-06-29" in out.read_text()
+
+
+def test_report_says_plainly_when_there_is_nothing_to_report(tmp_path, report_tables):
+    result = territory(tmp_path, "report")
+    assert result.returncode == 1
+    assert "error: nothing is published yet" in result.stderr and "Traceback" not in result.stderr
+    _publish_for_the_report(tmp_path, report_tables(accounts=20, reps=3), dt.date(2026, 6, 30))
+    result = territory(tmp_path, "report", "--snapshot-date", "2026-01-01")
+    assert result.returncode == 1
+    assert "error: no plan is published for 2026-01-01; the latest published date is 2026-06-30" in result.stderr
+
+
+def test_every_query_of_the_analyst_guide_runs_on_a_published_plan(demo_home):
+    home, _ = demo_home
+    guide = (Path(__file__).parents[2] / "docs" / "analyst-guide.md").read_text()
+    queries = re.findall(r"```sql\n(.*?)```", guide, flags=re.DOTALL)
+    assert len(queries) >= 12
+    with duckdb.connect(str(home / "analytics.duckdb"), read_only=True) as conn:
+        for sql in queries:  # the guide's paths are relative to the repository, whose data/ is TERRITORY_HOME
+            conn.execute(sql.replace("data/published/", f"{home}/published/")).fetchall()

@@ -95,6 +95,7 @@ def test_the_plan_tables_say_why_each_account_moved():
     summary = tables.territory_summary.set_index("rep_id")
     assert summary["accounts"].sum() == 6 and summary.loc["R3", "accounts"] == 0  # nothing in R3's segment
     assert summary["top_tier_accounts"].sum() == 1
+    assert summary.loc["R2", ["home_latitude", "home_longitude"]].tolist() == [42.36, -71.06]  # the report's map
     moves = tables.territory_moves
     assert set(moves["account_id"]) == set(assignments.index[assignments["changed"] & assignments["previous_rep_id"].notna()]) - {"A3"}
     assert tables.solver_runs.loc[0, "status"] in {"optimal", "feasible"} and tables.solver_runs.loc[0, "run_id"] == "run-1"
