@@ -199,6 +199,17 @@ def test_explain_names_an_accounts_rep_and_a_reps_bands(demo_home):
     assert "workload_hours" in result.stdout and "fair share" in result.stdout and "band" in result.stdout
     missing = territory(home, "explain", "NO-SUCH-ACCOUNT")
     assert missing.returncode == 1 and "no account 'NO-SUCH-ACCOUNT'" in missing.stderr
+    missing = territory(home, "explain", "--rep", "NO-SUCH-REP")
+    assert missing.returncode == 1 and "no active rep 'NO-SUCH-REP'" in missing.stderr
+
+
+@pytest.mark.parametrize("command", [["explain", "A00000001"], ["explain", "--rep", "R00001"], ["query", "select 1"],
+                                     ["report"], ["status"]])
+def test_every_reading_command_says_plainly_that_nothing_has_run_yet(tmp_path, command):
+    result = territory(tmp_path, *command)
+    assert result.returncode == 1, result.stdout
+    assert result.stderr.startswith("error: ") and "territory demo" in result.stderr and "Traceback" not in result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1
 
 
 def test_a_plan_no_territory_can_keep_fails_with_the_binding_rule_and_keeps_the_publication(demo_home, tmp_path):
