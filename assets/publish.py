@@ -71,5 +71,13 @@ def territory_publication(context: AssetExecutionContext, warehouse: Warehouse) 
             "report": MetadataValue.path(str(report)),
             **{f"rows/{name}": rows for name, rows in publication.rows.items()},
             **{f"quarantined/{table}": rows for table, rows in set_aside.items()},
+            "busiest_reps": MetadataValue.md(_busiest_reps(tables["territory_summary"])),
         }
     )
+
+
+def _busiest_reps(summary) -> str:
+    """The ten reps with the highest utilization, as a Markdown preview for the Dagster UI."""
+    columns = ["rep_id", "rep_name", "segment", "accounts", "workload_hours", "capacity_hours", "utilization"]
+    busiest = summary.to_pandas()[columns].sort_values("utilization", ascending=False).head(10)
+    return busiest.round({"workload_hours": 0, "capacity_hours": 0, "utilization": 2}).to_markdown(index=False)
