@@ -64,6 +64,7 @@ def main() -> None:
     from assets.resources import DemoCrmSource
     from pipelines.backfill import RUN_CONFIG, dates_between, ledger_for, run_backfill
     from pipelines.definitions import build_definitions
+    from pipelines.progress import ProgressBars
     from territory.paths import TerritoryHome
 
     home = TerritoryHome.from_env()
@@ -75,7 +76,7 @@ def main() -> None:
     try:
         with DagsterInstance.ephemeral() as instance, contextlib.redirect_stdout(sys.stderr):
             started = time.perf_counter()
-            run_backfill(definitions, instance, home, dates, ledger, restart=True, say=lambda line: print(line, file=sys.stderr))
+            run_backfill(definitions, instance, home, dates, ledger, restart=True, progress=ProgressBars(None))
             backfill_seconds = time.perf_counter() - started
             steps = _step_seconds(instance, _run_ids(instance, ledger.path.stem))
 

@@ -15,12 +15,12 @@ import hashlib
 import json
 import os
 import time
-from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
 from dagster import DagsterInstance, Definitions, ExecuteInProcessResult
 
+from pipelines.progress import ProgressBars
 from territory.paths import TerritoryHome
 from territory.plan import DEFAULT_PLAN_PATH
 from territory.publication import ASSIGNMENTS_TABLE
@@ -94,38 +94,44 @@ def run_backfill(
     dates: list[dt.date],
     ledger: Ledger,
     restart: bool,
-    say: Callable[[str], None],
+    progress: ProgressBars,
 ) -> list[dt.date]:
     """Build every date of `dates` not finished yet (all with `restart`); returns the dates built.
 
+    `progress` shows a line per date with the time left, under bars of the dates and steps at a terminal.
     Raises BackfillFailed at the first failure; the dates before it stay finished.
     """
     built = set() if restart else set(ledger.built(home))
     todo = [day for day in dates if day not in built]
     if len(todo) < len(dates):
-        say(f"{len(dates) - len(todo)} of {len(dates)} dates already built by this backfill: skipping them "
+        progress.say(f"{len(dates) - len(todo)} of {len(dates)} dates already built by this backfill: skipping them "
             f"(--restart redoes them)")
     if not todo:
         return []
     tags = {BACKFILL_TAG: ledger.path.stem}
-    say("Landing and validating the extract")
-    result = definitions.resolve_job_def("ingest_crm_job").execute_in_process(
+    progress.say("Landing and validating the extract")
+    ingest = definitions.resolve_job_def("ingest_crm_job")
+    progress.start_run("extract", len(ingest.graph.nodes))
+    result = ingest.execute_in_process(
         run_config=RUN_CONFIG, instance=instance, tags=tags, raise_on_error=False)
     if not result.success:
         raise BackfillFailed("the extract could not be landed; no date was built", result)
 
     rebuild = definitions.resolve_job_def("rebuild_snapshot_job")
+    progress.start_dates(len(todo))
     started = time.perf_counter()
     for number, day in enumerate(todo, start=1):
-        say(f"[{number}/{len(todo)}] building {day}")
+        progress.say(f"[{number}/{len(todo)}] building {day}")
+        progress.start_run(day.isoformat(), len(rebuild.graph.nodes))
         began = time.perf_counter()
         result = rebuild.execute_in_process(
             run_config=RUN_CONFIG, instance=instance, partition_key=day.isoformat(), tags=tags, raise_on_error=False)
         if not result.success:
             raise BackfillFailed(f"{day} failed; the {number - 1} date(s) before it are built", result)
         ledger.finish(day, result.run_id)
+        progress.finish_date()
         elapsed = time.perf_counter() - started
         left = elapsed / number * (len(todo) - number)
-        say(f"[{number}/{len(todo)}] {day} built in {time.perf_counter() - began:.0f} s; "
+        progress.say(f"[{number}/{len(todo)}] {day} built in {time.perf_counter() - began:.0f} s; "
             f"elapsed {elapsed / 60:.1f} min, about {left / 60:.1f} min left")
     return todo

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import contextlib
 import datetime as dt
 import os
 import re
@@ -169,11 +168,13 @@ def backfill(
 
     from dagster import DagsterInstance
 
+    from pipelines.progress import progress_bars
+
     started = time.perf_counter()
     definitions = _definitions(crm_source)
-    with DagsterInstance.get() as instance, contextlib.redirect_stdout(sys.stderr):
+    with DagsterInstance.get() as instance, progress_bars() as bars:
         try:
-            built = run_backfill(definitions, instance, home, dates, ledger, restart, lambda line: click.echo(line, err=True))
+            built = run_backfill(definitions, instance, home, dates, ledger, restart, bars)
         except BackfillFailed as failure:
             raise _Failure(f"{failure}. Run the same command again to resume from there.\n"
                            + _failure_message(failure.result, context.obj["debug"])) from None
@@ -498,10 +499,12 @@ def _run_pipeline(crm_source, snapshot_date: str, debug: bool) -> None:
 
     from dagster import DagsterInstance
 
+    from pipelines.progress import progress_bars
+
     started = time.perf_counter()
     job = _definitions(crm_source).resolve_job_def("build_territories_job")
-    # Progress, dbt's output included, goes to stderr; stdout carries only the answer.
-    with DagsterInstance.get() as instance, contextlib.redirect_stdout(sys.stderr):
+    with DagsterInstance.get() as instance, progress_bars() as bars:
+        bars.start_run(f"build {snapshot}", len(job.graph.nodes))
         result = job.execute_in_process(
             run_config={"loggers": {"progress": {}}}, instance=instance, partition_key=snapshot.isoformat(),
             raise_on_error=False,
