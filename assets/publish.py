@@ -1,5 +1,6 @@
 """Publish: the plan goes to analytics.duckdb and dated Parquet in one atomic step, with its report."""
 
+import base64
 import os
 
 from dagster import AssetExecutionContext, AssetKey, MaterializeResult, MetadataValue
@@ -9,7 +10,7 @@ from assets.partitions import snapshot_asset, snapshot_date as snapshot_of
 from assets.resources import Warehouse
 from territory.contract import RAW_TABLES
 from territory.publication import PUBLISHED_TABLE_SOURCES, publish
-from territory.report import ReportTables, render_plan_report
+from territory.report import ReportTables, render_plan_report, rep_loads_png
 
 
 def _quarantined_from_the_extract(context: AssetExecutionContext) -> dict[str, int]:
@@ -72,8 +73,17 @@ def territory_publication(context: AssetExecutionContext, warehouse: Warehouse) 
             **{f"rows/{name}": rows for name, rows in publication.rows.items()},
             **{f"quarantined/{table}": rows for table, rows in set_aside.items()},
             "busiest_reps": MetadataValue.md(_busiest_reps(tables["territory_summary"])),
+            "rep_loads": MetadataValue.md(_rep_loads_picture(tables["territory_summary"])),
         }
     )
+
+
+def _rep_loads_picture(summary) -> str:
+    """Each rep's workload against capacity and potential against fair share, as a picture in Markdown."""
+    if summary.num_rows == 0:
+        return "No active rep."
+    png = base64.b64encode(rep_loads_png(summary.to_pandas())).decode("ascii")
+    return f"![Each rep's workload against capacity and potential against fair share](data:image/png;base64,{png})"
 
 
 def _busiest_reps(summary) -> str:

@@ -283,6 +283,32 @@ def status(run_count: int, as_json: bool) -> None:
         print_status(state, click.echo)
 
 
+@main.command()
+@click.option("--port", default=3000, show_default=True, help="The port the UI listens on.")
+@click.option("--host", default="127.0.0.1", show_default=True, help="The address the UI listens on.")
+def ui(port: int, host: str) -> None:
+    """Open the Dagster UI on the project (dagster dev), sharing run history with this command's runs.
+
+    The UI loads the same definitions as `territory run` and the nightly schedule; its daemon runs
+    the schedule while the UI is up. The source comes from TERRITORY_SOURCE (docs/configuration.md).
+    """
+    home = TerritoryHome.from_env()
+    _prepare_dagster_home(home)
+    repository = Path(__file__).resolve().parent.parent
+    environment = {
+        **os.environ,
+        "DAGSTER_DISABLE_TELEMETRY": "1", "DBT_SEND_ANONYMOUS_USAGE_STATS": "False", "GX_ANALYTICS_ENABLED": "false",
+        # Dagster's notice that `dagster dev` has a successor in its `dg` tool, which this project does not use
+        "PYTHONWARNINGS": "ignore:Function `dev_command` is superseded",
+    }
+    click.echo(f"Dagster UI at http://{host}:{port} for {home.root} (runs in {environment['DAGSTER_HOME']}); "
+               "Ctrl-C stops it.", err=True)
+    command = [sys.executable, "-m", "dagster", "dev", "--workspace", str(repository / "workspace.yaml"),
+               "--host", host, "--port", str(port)]
+    os.chdir(repository)
+    os.execve(sys.executable, command, environment)
+
+
 @main.group("plan")
 def plan_group() -> None:
     """Work with the plan configuration file (tiers, cadences, ICP, cut-offs)."""

@@ -284,12 +284,42 @@ def _compact(value: float, _position=None) -> str:
     return f"{value:,.0f}"
 
 
+def rep_loads_png(summary: pd.DataFrame) -> bytes:
+    """The picture of each rep's load (see `_rep_loads_figure`) as PNG bytes, e.g. for the Dagster UI."""
+    import matplotlib
+
+    with matplotlib.rc_context(_RC):
+        buffer = io.BytesIO()
+        _rep_loads_figure(summary.sort_values(["segment", "rep_id"]).reset_index(drop=True)).savefig(
+            buffer, format="png", dpi=DPI)
+    return buffer.getvalue()
+
+
 def _rep_loads(summary: pd.DataFrame) -> str:
-    """Two bar charts over the reps, in the same order (by segment): workload hours against capacity (a rep over
-    capacity in red), and potential as a share of the rep's fair share; then every rep's numbers in a folded table."""
+    """The picture of each rep's load, then every rep's numbers in a folded table."""
     if summary.empty:
         return "<p>No active rep.</p>"
     reps = summary.sort_values(["segment", "rep_id"]).reset_index(drop=True)
+    picture = _picture(
+        _rep_loads_figure(reps), "Each rep's workload against capacity and potential against fair share",
+        "Above, each rep's workload hours for the year against their capacity (the dark marks); below, their "
+        "potential as a share of their fair share (the line at 100%).",
+    )
+    order = reps.sort_values("utilization", ascending=False)
+    rows = [
+        (_text(r.rep_id), f"{_text(r.rep_name)} · {_text(r.segment)}", f"{r.accounts:,}", _number(r.potential, ",.0f"),
+         _number(r.workload_hours, ",.0f"), _number(r.capacity_hours, ",.0f"), _number(r.utilization, ".0%"),
+         _number(r.workload_deviation, "+.0%"))
+        for r in order.itertuples()
+    ]
+    table = _table(("Rep", "Name · segment", "Accounts", "Potential", "Workload h", "Capacity h", "Utilization",
+                    "Workload vs fair share"), rows, numeric=range(2, 8), marked=list(order["utilization"] > 1.0))
+    return f"{picture}<details><summary>Every rep's numbers</summary>{table}</details>"
+
+
+def _rep_loads_figure(reps: pd.DataFrame):
+    """Two bar charts over `reps` (ordered by segment): workload hours against capacity, a rep over capacity in
+    red, and potential as a share of the rep's fair share."""
     x = np.arange(len(reps))
     over = (reps["utilization"] > 1.0).to_numpy()
     figure = _new_figure(12, 6.4)
@@ -329,21 +359,7 @@ def _rep_loads(summary: pd.DataFrame) -> str:
     for start, end in zip(starts, [*starts[1:], len(reps)]):
         workload.annotate(_words(reps["segment"][start]), ((start + end - 1) / 2, .98),
                           xycoords=("data", "axes fraction"), ha="center", va="top", fontsize=8, color="#3e4c59")
-    picture = _picture(
-        figure, "Each rep's workload against capacity and potential against fair share",
-        "Above, each rep's workload hours for the year against their capacity (the dark marks); below, their "
-        "potential as a share of their fair share (the line at 100%).",
-    )
-    order = reps.sort_values("utilization", ascending=False)
-    rows = [
-        (_text(r.rep_id), f"{_text(r.rep_name)} · {_text(r.segment)}", f"{r.accounts:,}", _number(r.potential, ",.0f"),
-         _number(r.workload_hours, ",.0f"), _number(r.capacity_hours, ",.0f"), _number(r.utilization, ".0%"),
-         _number(r.workload_deviation, "+.0%"))
-        for r in order.itertuples()
-    ]
-    table = _table(("Rep", "Name · segment", "Accounts", "Potential", "Workload h", "Capacity h", "Utilization",
-                    "Workload vs fair share"), rows, numeric=range(2, 8), marked=list(order["utilization"] > 1.0))
-    return f"{picture}<details><summary>Every rep's numbers</summary>{table}</details>"
+    return figure
 
 
 def _moves(assignments: pd.DataFrame, moves: pd.DataFrame) -> str:

@@ -133,3 +133,17 @@ def test_every_published_table_is_in_the_analytics_database_with_rows(published)
     assert handoffs == [(True,)]
     # the plan's goals start on 1 July, the day after this snapshot
     assert goals == [(name, "not_started") for name in ("fy2027_enterprise_growth", "fy2027_new_logos", "fy2027_revenue")]
+
+
+def test_the_publication_shows_the_busiest_reps_and_a_picture_of_every_load_in_the_dagster_ui(published):
+    import base64
+    import re
+
+    _, result = published
+    [publication] = [m for m in result.asset_materializations_for_node("publish__territory_publication")]
+    metadata = publication.metadata
+    busiest = metadata["busiest_reps"].value.splitlines()
+    assert busiest[0].startswith("| rep_id") and len(busiest) == 2 + 10  # header, rule, ten reps
+    picture = re.fullmatch(r"!\[[^\]]+\]\(data:image/png;base64,([A-Za-z0-9+/=]+)\)", metadata["rep_loads"].value)
+    assert picture is not None
+    assert base64.b64decode(picture.group(1)).startswith(b"\x89PNG\r\n\x1a\n")
