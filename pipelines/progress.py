@@ -30,6 +30,8 @@ from rich.progress import (
 _LOG_RECORD_METADATA = "dagster_meta"
 # dbt commands carry the whole plan as --vars JSON: a screenful that says nothing at a terminal.
 _DBT_VARS = re.compile(r"--vars \{.*\}(?=`| --|$)", re.MULTILINE)
+# How Dagster's executor says it will not run a step whose inputs are missing.
+_SKIPPED_STEP = re.compile(r"Dependencies for step (?P<step>\S+) (?:failed|were not executed)")
 
 
 def without_dbt_vars(text: str) -> str:
@@ -127,20 +129,25 @@ class _ProgressHandler(logging.Handler):
 
 
 def _follow_steps(record: logging.LogRecord, bars: ProgressBars) -> None:
-    event = (getattr(record, _LOG_RECORD_METADATA, None) or {}).get("dagster_event")
+    meta = getattr(record, _LOG_RECORD_METADATA, None) or {}
+    event = meta.get("dagster_event")
     if event is None:
-        return
-    if event.event_type_value == "STEP_START":
+        if _SKIPPED_STEP.match(str(meta.get("orig_message", ""))):
+            bars.step_ended()
+    elif event.event_type_value == "STEP_START":
         bars.step_started(event.step_key)
-    elif event.event_type_value in ("STEP_SUCCESS", "STEP_FAILURE", "STEP_SKIPPED"):
+    elif event.event_type_value in ("STEP_SUCCESS", "STEP_FAILURE"):
         bars.step_ended()
 
 
 def _describe(record: logging.LogRecord) -> str | None:
     meta = getattr(record, _LOG_RECORD_METADATA, None) or {}
     event = meta.get("dagster_event")
-    if event is None:  # a message an asset logged
+    if event is None:  # a message an asset (or Dagster's executor) logged
         message = without_dbt_vars(str(meta.get("orig_message", record.getMessage())))
+        skipped = _SKIPPED_STEP.match(message)
+        if skipped:  # Dagster lists every input of the step, one screen line each: the name is enough
+            return f"  skipped {skipped['step']}: a step it needs failed"
         return f"    {message}" if record.levelno >= logging.INFO else None
     kind, data = event.event_type_value, event.event_specific_data
     if kind == "STEP_START":

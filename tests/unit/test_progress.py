@@ -40,3 +40,16 @@ def test_in_a_log_there_are_only_lines_and_stdout_goes_to_stderr(capsys):
     captured = capsys.readouterr()
     assert captured.out == ""
     assert captured.err == "> territory_dbt_models\ndbt's own log line\n"
+
+
+def test_a_step_skipped_after_a_failure_is_one_short_line(capsys):
+    import logging
+
+    from pipelines.progress import _ProgressHandler
+
+    message = ("Dependencies for step territory_dbt_models failed: ['validated_crm_tables', 'validated_crm_tables']. "
+               "Not executing.")
+    record = logging.LogRecord("dagster", logging.ERROR, __file__, 1, message, None, None)
+    record.dagster_meta = {"orig_message": message}
+    _ProgressHandler().emit(record)
+    assert capsys.readouterr().err == "  skipped territory_dbt_models: a step it needs failed\n"
