@@ -14,7 +14,7 @@ leaves the store, and so the last good raw data, exactly as it was.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -122,3 +122,28 @@ class Pull:
         if stamp_field and not changes.stamp_field:
             changes.stamp_field = stamp_field
         return changes
+
+
+@dataclass(frozen=True)
+class ObjectPull:
+    """What one pull read of one Salesforce object (through the API or a replica)."""
+
+    object: str
+    fetched: int  # records created or modified since the last pull (every record on the first)
+    deleted: int  # records deleted since the last pull, removed from the store
+    pages: int  # query pages read for the fetched records
+    watermark: str | None  # the object's watermark after the pull
+    missing_fields: tuple[str, ...] = ()  # optional fields the org lacks (or hides from the signed-in user)
+    in_org: bool = True  # False for an optional object the org does not have
+
+
+@dataclass(frozen=True)
+class PullReport:
+    """What one pull read, per object."""
+
+    objects: Mapping[str, ObjectPull]
+
+    @property
+    def pulled(self) -> list[str]:
+        """The objects the org has, whose records the store now holds."""
+        return [name for name, pulled in self.objects.items() if pulled.in_org]
