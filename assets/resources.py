@@ -76,9 +76,13 @@ class RunSettings(ConfigurableResource):
 
 
 class CrmSource(ConfigurableResource):
-    """A CRM source: lands the canonical raw files in a folder that ingest loads."""
+    """A CRM source: lands the canonical raw files in a folder that ingest loads.
 
-    def land(self, home: TerritoryHome) -> Path:
+    A source that maps a CRM's own records (assets/crm_sources.py) writes beside them the values it
+    could not map (`_unmapped.csv`, territory/sources/canonical.py), which ingest reports.
+    """
+
+    def land(self, home: TerritoryHome, plan: Plan) -> Path:
         raise NotImplementedError
 
     def describe(self) -> str:
@@ -90,7 +94,7 @@ class FileCrmSource(CrmSource):
 
     path: str
 
-    def land(self, home: TerritoryHome) -> Path:
+    def land(self, home: TerritoryHome, plan: Plan) -> Path:
         return Path(self.path).expanduser().resolve()
 
     def describe(self) -> str:
@@ -110,7 +114,7 @@ class DemoCrmSource(CrmSource):
             return DemoSpec(self.accounts, self.reps, self.seed, dt.date.fromisoformat(self.as_of))
         return DemoSpec(self.accounts, self.reps, self.seed)
 
-    def land(self, home: TerritoryHome) -> Path:
+    def land(self, home: TerritoryHome, plan: Plan) -> Path:
         spec = self.spec()
         folder = home.sources / "demo" / f"{spec.accounts}x{spec.reps}-seed{spec.seed}-{spec.as_of.isoformat()}"
         marker = folder / "_spec.json"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import os
 import re
@@ -14,6 +15,7 @@ import click
 from territory.paths import TerritoryHome
 from territory.publication import PUBLISHED_TABLES
 
+SOURCES = ("demo", "files", "salesforce", "hubspot", "postgres")  # pipelines.definitions.SOURCES, without loading Dagster
 EXAMPLE_QUERY = (
     "select rep_id, segment, accounts, round(workload_hours) as workload_hours, "
     "round(utilization, 2) as utilization from territory_summary order by utilization desc limit 5"
@@ -99,21 +101,27 @@ def demo(context: click.Context, accounts: int, reps: int, seed: int, snapshot_d
 
 
 def _source_options(function):
-    function = click.option("--path", type=click.Path(path_type=Path), help="Folder of canonical files, for --source files.")(function)
+    function = click.option(
+        "--path", type=click.Path(path_type=Path),
+        help="Folder of canonical files (files) or of a CRM's export (salesforce, hubspot); without it, "
+             "salesforce and hubspot read their API.")(function)
     return click.option(
-        "--source", type=click.Choice(["demo", "files"]), default="demo", show_default=True, help="Where the CRM data comes from."
+        "--source", type=click.Choice(SOURCES), default="demo", show_default=True,
+        help="Where the CRM data comes from; connections and credentials come from the environment (docs/sources/).",
     )(function)
 
 
 def _crm_source(source: str, path: Path | None, as_of: str, **demo):
     """The CRM source the options name; `demo` holds the demo's size and seed when given."""
-    from assets.resources import DemoCrmSource, FileCrmSource
+    from assets.resources import DemoCrmSource
+    from pipelines.definitions import crm_source
 
-    if source == "files":
-        if path is None:
-            raise click.UsageError("--source files needs --path, the folder holding <table>.parquet or <table>.csv files")
-        return FileCrmSource(path=str(path.expanduser().resolve()))
-    return DemoCrmSource(as_of=as_of, **demo)
+    if source == "demo":
+        return DemoCrmSource(as_of=as_of, **demo)
+    try:
+        return crm_source(source, str(path.expanduser().resolve()) if path else None)
+    except ValueError as error:
+        raise click.UsageError(str(error)) from None
 
 
 @main.command()
@@ -472,16 +480,10 @@ def report_command(snapshot_date: str, out: Path | None) -> None:
     """Render the plan report of a published date again, from its Parquet history, and print where it is."""
     import pyarrow.parquet as pq
 
-    from territory.publication import published_dates
     from territory.report import REPORT_TABLES, ReportTables, render_plan_report
 
     home = TerritoryHome.from_env()
-    dates = published_dates(home)
-    if not dates:
-        raise _Failure(f"nothing is published yet under {home.published}; run `territory demo` or `territory run` first")
-    day = _parse_date(snapshot_date) if snapshot_date else dates[-1]
-    if day not in dates:
-        raise _Failure(f"no plan is published for {day}; the latest published date is {dates[-1]}")
+    day = _published_date(home, snapshot_date)
     files = {name: home.published_partition(name, day) / "part-0.parquet" for name in REPORT_TABLES}
     missing = sorted(name for name, file in files.items() if not file.exists())
     if missing:  # a date published by an earlier version, before these tables were
@@ -496,6 +498,105 @@ def report_command(snapshot_date: str, out: Path | None) -> None:
     except OSError as error:
         raise _Failure(f"cannot write {out}: {error.strerror or error}") from error
     click.echo(out)
+
+
+def _published_date(home: TerritoryHome, snapshot_date: str) -> dt.date:
+    """The published date `snapshot_date` names (YYYY-MM-DD), or the latest one when it is empty."""
+    from territory.publication import published_dates
+
+    dates = published_dates(home)
+    if not dates:
+        raise _Failure(f"nothing is published yet under {home.published}; run `territory demo` or `territory run` first")
+    day = _parse_date(snapshot_date) if snapshot_date else dates[-1]
+    if day not in dates:
+        raise _Failure(f"no plan is published for {day}; the latest published date is {dates[-1]}")
+    return day
+
+
+@main.command()
+@click.option("--to", "crm", type=click.Choice(["salesforce", "hubspot"]), required=True,
+              help="The CRM the plan's data came from.")
+@click.option("--snapshot-date", default="", metavar="YYYY-MM-DD", help="The published plan to write back (default: the latest).")
+@click.option("--api", is_flag=True, help="Update the owners through the CRM's API; a dry run unless --approve.")
+@click.option("--approve", is_flag=True, help="With --api: write the changes. Without it, only show what would change.")
+@click.option("--out", type=click.Path(file_okay=False, path_type=Path),
+              help="Folder for the import files (default: TERRITORY_HOME/writeback/<crm>/<date>/).")
+@click.option("--batch-size", default=200, show_default=True, type=click.IntRange(min=1),
+              help="Changes recorded in the ledger at a time; requests are split at the CRM's own limit.")
+def writeback(crm: str, snapshot_date: str, api: bool, approve: bool, out: Path | None, batch_size: int) -> None:
+    """Send the plan's ownership changes back to the CRM: its import files, or its API behind --approve.
+
+    The changes are the accounts whose owner in the last extract is not their planned rep, with
+    the contacts and open opportunities that follow them (plan file: sources.writeback). Import
+    files are Salesforce Data Loader updates (Id,OwnerId) or HubSpot owner imports. Through the
+    API each change is recorded in a ledger; running again skips what was written.
+    """
+    import uuid
+
+    from pipelines import writeback as plan_writeback
+
+    if approve and not api:
+        raise click.UsageError("--approve writes through the API: give --api too (import files need no approval)")
+    home = TerritoryHome.from_env()
+    day = _published_date(home, snapshot_date)
+    if not home.warehouse.exists():
+        raise _Failure(f"no extract is loaded in {home.warehouse}; run `territory run --source {crm}` first")
+    changes = plan_writeback.planned_changes(home, day, crm, _load_plan(os.environ.get("TERRITORY_PLAN")).sources.writeback)
+    if not api:
+        folder = out or home.writeback / crm / day.isoformat()
+        from territory.raw_loader import SourceError
+
+        try:
+            files = plan_writeback.import_files(home, crm, changes, folder)
+        except SourceError as error:
+            raise _Failure(str(error)) from error
+        click.echo(f"{len(changes):,} owner change(s) of the plan for {day}, as {crm} import files:")
+        for file in files:
+            click.echo(f"  {file}")
+        return
+
+    from territory.sources.writeback import write_back
+
+    ledger = plan_writeback.ledger(home, crm, day)
+    run = uuid.uuid4().hex[:12]
+    with _explained_source_errors():
+        # A dry run needs no credentials: it reads the ledger and calls nothing.
+        source = _api_source(crm) if approve else None
+        report = write_back(changes, source.push() if source else None, ledger, batch_size=batch_size, approve=approve,
+                            run=run, on_batch=lambda done, total: click.echo(f"  {done:,} of {total:,} written", err=True))
+    verb = "written" if approve else "to write"
+    click.echo(f"{'Write-back' if approve else 'Dry run'} of the plan for {day} to {source.describe() if source else crm}:")
+    click.echo(f"  {'object':<14}{'changes':>9}{'done before':>13}{verb:>10}{'failed':>8}")
+    for obj, counts in report.counts.items():
+        click.echo(f"  {obj:<14}{counts.planned:>9,}{counts.already_done:>13,}"
+                   f"{(counts.written if approve else counts.to_write):>10,}{counts.failed:>8,}")
+    if not approve:
+        click.echo("Nothing was written. Run again with --approve to write these changes.")
+        return
+    click.echo(f"Recorded in {ledger} (write-back {run}).")
+    if report.failures:
+        shown = "\n".join(f"  {f.change.object} {f.change.record_id}: {f.error}" for f in report.failures[:10])
+        raise _Failure(f"{crm} refused {len(report.failures)} change(s); run the same command again to retry them:\n{shown}")
+
+
+def _api_source(crm: str):
+    """The CRM's API source, configured from the environment as a run would be, its secrets resolved."""
+    from pipelines.definitions import crm_source
+
+    try:
+        return crm_source(crm, None).process_config_and_initialize()
+    except ValueError as error:
+        raise _Failure(str(error)) from error
+
+
+@contextlib.contextmanager
+def _explained_source_errors():
+    from territory.raw_loader import SourceError
+
+    try:
+        yield
+    except SourceError as error:
+        raise _Failure(str(error)) from error
 
 
 def _load_plan(path: Path | str | None):

@@ -2,8 +2,9 @@
 
 Environment (see docs/configuration.md):
   TERRITORY_HOME          where data lives (default ./data)
-  TERRITORY_SOURCE        demo (default) or files
-  TERRITORY_SOURCE_PATH   the folder of canonical files, for TERRITORY_SOURCE=files
+  TERRITORY_SOURCE        demo (default), files, salesforce, hubspot or postgres
+  TERRITORY_SOURCE_PATH   the folder of canonical files (files) or of a CRM's export (salesforce, hubspot);
+                          without it, salesforce and hubspot read their API (docs/sources/ for their variables)
   TERRITORY_DEMO_ACCOUNTS, TERRITORY_DEMO_REPS, TERRITORY_DEMO_SEED   demo size and seed
   TERRITORY_SNAPSHOT_DATE the demo extract's date, YYYY-MM-DD (default today, UTC)
   TERRITORY_PLAN          the plan configuration file (default: the repository's plan.yml)
@@ -23,6 +24,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from dagster import (
     AssetSelection,
     Definitions,
+    EnvVar,
     RunRequest,
     ScheduleDefinition,
     ScheduleEvaluationContext,
@@ -32,6 +34,13 @@ from dagster import (
 from dagster_dbt import DbtCliResource
 
 from assets.coverage import coverage_plan
+from assets.crm_sources import (
+    HubSpotApiSource,
+    HubSpotExportSource,
+    PostgresReplicaSource,
+    SalesforceApiSource,
+    SalesforceExportSource,
+)
 from assets.goals import territory_quotas
 from assets.ingest import raw_crm_tables
 from assets.publish import territory_publication
@@ -99,6 +108,10 @@ def _whole_number(environ: Mapping[str, str], name: str, default: int) -> int:
         raise ValueError(f"{name} must be a whole number, got '{value}'") from None
 
 
+SOURCES = ("demo", "files", "salesforce", "hubspot", "postgres")
+HUBSPOT_API_HOST = "https://api.hubapi.com"
+
+
 def source_from_env(environ: Mapping[str, str] = os.environ) -> CrmSource:
     """The CRM source TERRITORY_SOURCE names, configured from the environment."""
     kind = environ.get("TERRITORY_SOURCE", "demo")
@@ -109,12 +122,63 @@ def source_from_env(environ: Mapping[str, str] = os.environ) -> CrmSource:
             seed=_whole_number(environ, "TERRITORY_DEMO_SEED", 7),
             as_of=environ.get("TERRITORY_SNAPSHOT_DATE", ""),
         )
+    if kind not in SOURCES:
+        raise ValueError(f"TERRITORY_SOURCE must be one of {', '.join(SOURCES)}, got '{kind}'")
+    return crm_source(kind, environ.get("TERRITORY_SOURCE_PATH"), environ)
+
+
+def crm_source(kind: str, path: str | None, environ: Mapping[str, str] = os.environ) -> CrmSource:
+    """The CRM source `kind` other than the demo: reading the folder `path`, or a CRM's API or replica.
+
+    `files` reads canonical files at `path`; `salesforce` and `hubspot` read their CRM's export
+    at `path` or, without one, its API; `postgres` reads the replica. Connections come from
+    `environ`, and each secret from its environment variable when a run starts (Dagster `EnvVar`):
+    a missing one is named now, before any run.
+    """
     if kind == "files":
-        path = environ.get("TERRITORY_SOURCE_PATH")
         if not path:
-            raise ValueError("TERRITORY_SOURCE=files needs TERRITORY_SOURCE_PATH, the folder of canonical files")
+            raise ValueError("the files source needs a folder holding <table>.parquet or <table>.csv files "
+                             "(--path, or TERRITORY_SOURCE_PATH)")
         return FileCrmSource(path=path)
-    raise ValueError(f"TERRITORY_SOURCE must be 'demo' or 'files', got '{kind}'")
+    if kind == "salesforce" and path:
+        return SalesforceExportSource(path=path)
+    if kind == "hubspot" and path:
+        return HubSpotExportSource(path=path)
+    if kind == "salesforce":
+        password_flow = "SALESFORCE_USERNAME" in environ
+        _require(environ, "Salesforce's API", "SALESFORCE_LOGIN_URL", "SALESFORCE_CLIENT_ID", "SALESFORCE_CLIENT_SECRET",
+                 *(("SALESFORCE_PASSWORD",) if password_flow else ()))
+        return SalesforceApiSource(
+            login_url=environ["SALESFORCE_LOGIN_URL"],
+            client_id=EnvVar("SALESFORCE_CLIENT_ID"),
+            client_secret=EnvVar("SALESFORCE_CLIENT_SECRET"),
+            username=environ.get("SALESFORCE_USERNAME", ""),
+            password=EnvVar("SALESFORCE_PASSWORD") if password_flow else "",
+            api_version=environ.get("SALESFORCE_API_VERSION") or "62.0",
+        )
+    if kind == "hubspot":
+        _require(environ, "HubSpot's API", "HUBSPOT_ACCESS_TOKEN", "HUBSPOT_REP_PROFILES")
+        return HubSpotApiSource(access_token=EnvVar("HUBSPOT_ACCESS_TOKEN"), rep_profiles=environ["HUBSPOT_REP_PROFILES"],
+                                host=environ.get("HUBSPOT_API_HOST") or HUBSPOT_API_HOST)
+    if kind == "postgres":
+        _require(environ, "the PostgreSQL replica", "TERRITORY_POSTGRES_DATABASE", "TERRITORY_POSTGRES_USER",
+                 "TERRITORY_POSTGRES_PASSWORD")
+        return PostgresReplicaSource(
+            host=environ.get("TERRITORY_POSTGRES_HOST") or "localhost",
+            port=_whole_number(environ, "TERRITORY_POSTGRES_PORT", 5432),
+            database=environ["TERRITORY_POSTGRES_DATABASE"],
+            user=environ["TERRITORY_POSTGRES_USER"],
+            password=EnvVar("TERRITORY_POSTGRES_PASSWORD"),
+            db_schema=environ.get("TERRITORY_POSTGRES_SCHEMA") or "salesforce",
+            sslmode=environ.get("TERRITORY_POSTGRES_SSLMODE") or "prefer",
+        )
+    raise ValueError(f"the source must be one of {', '.join(SOURCES)}, got '{kind}'")
+
+
+def _require(environ: Mapping[str, str], what: str, *names: str) -> None:
+    missing = [name for name in names if not environ.get(name)]
+    if missing:
+        raise ValueError(f"{what} needs the environment variable(s) {', '.join(missing)} (see docs/sources/)")
 
 
 def build_definitions(crm_source: CrmSource | None = None) -> Definitions:

@@ -64,6 +64,11 @@ class TerritoryHome:
         """The ledgers of `territory backfill`, one per backfill."""
         return self.root / "backfills"
 
+    @property
+    def writeback(self) -> Path:
+        """What went back to the CRMs: import files and API ledgers, under <crm>/."""
+        return self.root / "writeback"
+
     def published_partition(self, table: str, snapshot_date: dt.date) -> Path:
         return self.published / table / f"snapshot_date={snapshot_date.isoformat()}"
 

@@ -10,7 +10,8 @@ from __future__ import annotations
 import datetime as dt
 import re
 from pathlib import Path
-from typing import Annotated, Literal
+from collections.abc import Callable
+from typing import Annotated, Any, Literal
 
 import yaml
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
@@ -348,8 +349,69 @@ class Capacity(_Section):
     headroom: Annotated[float, Field(gt=0, le=1)]
 
 
+def _dataclass_from(settings: dict[str, Any], build: Callable[..., Any], what: str) -> Any:
+    """`build(**settings)`, with a setting the dataclass lacks or refuses named in a ValueError."""
+    try:
+        return build(**settings)
+    except TypeError as error:  # an unknown keyword
+        unknown = re.search(r"keyword argument '(\w+)'", str(error))
+        raise ValueError(f"'{unknown[1] if unknown else settings}' is not a {what} setting") from None
+
+
+class SalesforceSource(_Section):
+    """How an org's Salesforce records map to the raw contract, for `salesforce` and `postgres` sources."""
+
+    # SalesforceMapping's settings (docs/sources/salesforce.md); those left out keep their defaults
+    mapping: dict[str, Any] = {}
+
+    @model_validator(mode="after")
+    def _valid_mapping(self) -> SalesforceSource:
+        self.salesforce_mapping()
+        return self
+
+    def salesforce_mapping(self):
+        from territory.sources.salesforce import SalesforceMapping
+
+        return _dataclass_from(self.mapping, SalesforceMapping, "Salesforce mapping")
+
+
+class HubSpotSource(_Section):
+    """How a HubSpot portal's records map to the raw contract, and where the reps' profiles are."""
+
+    # HubSpotMapping's settings (docs/sources/hubspot.md); rep_defaults is a mapping of RepDefaults' settings
+    mapping: dict[str, Any] = {}
+
+    @model_validator(mode="after")
+    def _valid_mapping(self) -> HubSpotSource:
+        self.hubspot_mapping()
+        return self
+
+    def hubspot_mapping(self):
+        from territory.sources.hubspot import HubSpotMapping, RepDefaults
+
+        settings = dict(self.mapping)
+        if "rep_defaults" in settings:
+            settings["rep_defaults"] = _dataclass_from(settings["rep_defaults"], RepDefaults, "HubSpot rep_defaults")
+        return _dataclass_from(settings, HubSpotMapping, "HubSpot mapping")
+
+
+class Writeback(_Section):
+    """Which records follow an account to its new owner when the plan is written back to the CRM."""
+
+    contacts: Literal["all", "previous_owner", "none"] = "previous_owner"
+    open_opportunities: bool = True
+
+
+class Sources(_Section):
+    """How each CRM's records map to the raw contract, and how the plan goes back; connections come from the environment."""
+
+    salesforce: SalesforceSource = SalesforceSource()
+    hubspot: HubSpotSource = HubSpotSource()
+    writeback: Writeback = Writeback()
+
+
 # Sections only Python reads; the rest become dbt vars.
-PYTHON_SECTIONS = frozenset({"assignment", "contact_plan", "rotation", "goals", "capacity"})
+PYTHON_SECTIONS = frozenset({"assignment", "contact_plan", "rotation", "goals", "capacity", "sources"})
 
 
 class Plan(_Section):
@@ -375,6 +437,7 @@ class Plan(_Section):
     rotation: Rotation
     goals: Goals
     capacity: Capacity
+    sources: Sources = Sources()
 
     @field_validator("segments")
     @classmethod

@@ -4,8 +4,9 @@ import datetime as dt
 from zoneinfo import ZoneInfo
 
 import pytest
-from dagster import AssetKey, build_schedule_context
+from dagster import AssetKey, EnvVar, build_schedule_context
 
+from assets.crm_sources import HubSpotExportSource, PostgresReplicaSource, SalesforceApiSource, SalesforceExportSource
 from assets.resources import DemoCrmSource, FileCrmSource
 from pipelines.definitions import defs, nightly_schedule, source_from_env
 
@@ -75,9 +76,28 @@ def test_dbt_tests_become_asset_checks():
 def test_the_environment_chooses_the_source_and_bad_settings_say_what_is_wrong():
     assert source_from_env({}) == DemoCrmSource()
     assert source_from_env({"TERRITORY_SOURCE": "files", "TERRITORY_SOURCE_PATH": "/x"}) == FileCrmSource(path="/x")
-    with pytest.raises(ValueError, match="needs TERRITORY_SOURCE_PATH"):
+    with pytest.raises(ValueError, match="needs a folder .*TERRITORY_SOURCE_PATH"):
         source_from_env({"TERRITORY_SOURCE": "files"})
-    with pytest.raises(ValueError, match="must be 'demo' or 'files'"):
-        source_from_env({"TERRITORY_SOURCE": "salesforce"})
+    with pytest.raises(ValueError, match="must be one of demo, files, salesforce, hubspot, postgres, got 'sap'"):
+        source_from_env({"TERRITORY_SOURCE": "sap"})
+
+
+def test_a_crm_source_reads_its_export_folder_or_its_api_with_secrets_left_to_the_run():
+    export = source_from_env({"TERRITORY_SOURCE": "salesforce", "TERRITORY_SOURCE_PATH": "/exports/sf"})
+    assert export == SalesforceExportSource(path="/exports/sf")
+    assert source_from_env({"TERRITORY_SOURCE": "hubspot", "TERRITORY_SOURCE_PATH": "/x"}) == HubSpotExportSource(path="/x")
+    secret = "s3cr3t-value"
+    api = source_from_env({"TERRITORY_SOURCE": "salesforce", "SALESFORCE_LOGIN_URL": "https://acme.my.salesforce.com",
+                           "SALESFORCE_CLIENT_ID": "app", "SALESFORCE_CLIENT_SECRET": secret})
+    assert isinstance(api, SalesforceApiSource) and api.login_url == "https://acme.my.salesforce.com"
+    assert api.client_secret == EnvVar("SALESFORCE_CLIENT_SECRET")  # resolved when a run starts, never stored
+    assert secret not in repr(api) and secret not in api.describe()
+    replica = source_from_env({"TERRITORY_SOURCE": "postgres", "TERRITORY_POSTGRES_DATABASE": "crm",
+                               "TERRITORY_POSTGRES_USER": "reader", "TERRITORY_POSTGRES_PASSWORD": secret})
+    assert isinstance(replica, PostgresReplicaSource) and replica.password == EnvVar("TERRITORY_POSTGRES_PASSWORD")
+    with pytest.raises(ValueError, match="needs the environment variable.*SALESFORCE_LOGIN_URL, SALESFORCE_CLIENT_SECRET"):
+        source_from_env({"TERRITORY_SOURCE": "salesforce", "SALESFORCE_CLIENT_ID": "app"})
+    with pytest.raises(ValueError, match="HUBSPOT_ACCESS_TOKEN, HUBSPOT_REP_PROFILES"):
+        source_from_env({"TERRITORY_SOURCE": "hubspot"})
     with pytest.raises(ValueError, match="TERRITORY_DEMO_SEED must be a whole number"):
         source_from_env({"TERRITORY_DEMO_SEED": "x"})
