@@ -64,6 +64,11 @@ def moved_accounts(home: Path) -> dict[str, str]:
     return {account: rep for account, rep in assignments(home).items() if owners[account] != rep}
 
 
+def files_holding(folder: Path, secret: str) -> list[Path]:
+    """The files under `folder` (warehouse, published tables, Dagster's event log and compute logs...) holding `secret`."""
+    return [path for path in folder.rglob("*") if path.is_file() and secret.encode() in path.read_bytes()]
+
+
 def rows(path: Path) -> list[dict[str, str]]:
     with path.open(newline="", encoding="utf-8") as file:
         return list(csv.DictReader(file))
@@ -102,9 +107,19 @@ def test_a_salesforce_org_through_its_api_and_the_plan_written_back_through_it(t
         again = territory(home, "writeback", "--to", "salesforce", "--api", "--approve", **env)
         assert len(server.requests_to("composite/sobjects")) == sent  # the ledger holds every change: none is sent twice
         assert f"{len(moved):>13,}" in again.stdout  # "done before"
+        # A pull that fails part way, past its retries, keeps the last good data and says so plainly.
+        landed = {path: path.read_bytes() for path in (home / "sources" / "salesforce-api").rglob("*") if path.is_file()}
+        server.fail("query", 503, times=None, retry_after=0)  # retried at once, then given up
+        failed = subprocess.run([TERRITORY, "run", "--source", "salesforce", "--snapshot-date", SNAPSHOT],
+                                capture_output=True, text=True, timeout=900,
+                                env={**os.environ, "TERRITORY_HOME": str(home), **env})
+        assert failed.returncode == 1 and "keeps the last good pull" in failed.stderr and "Traceback" not in failed.stderr
+        assert {path: path.read_bytes() for path in landed} == landed
+        assert crm_owners(home)  # the raw tables are still there
     ledger = [json.loads(line) for line in (home / "writeback" / "salesforce" / f"{SNAPSHOT}.jsonl").read_text().splitlines()]
     assert {line["record_id"]: line["to"] for line in ledger if line["object"] == "Account"} == moved
     assert all(line["ok"] and line["run"] and line["written_at"] for line in ledger)
+    assert files_holding(home, CLIENT_SECRET) == []
 
 
 def test_a_hubspot_export_becomes_territories_and_hubspot_import_files(tmp_path):
@@ -131,6 +146,7 @@ def test_a_hubspot_portal_through_its_api_and_the_plan_written_back_through_it(t
         territory(home, "writeback", "--to", "hubspot", "--api", "--approve", **env)
         owners = {record_id: record.properties["hubspot_owner_id"] for record_id, record in server.records["companies"].items()}
         assert {account: owners[account] for account in moved} == moved
+    assert files_holding(home, HUBSPOT_TOKEN) == []
 
 
 def test_a_salesforce_replica_in_postgresql_becomes_territories(tmp_path, postgres_server):
@@ -141,6 +157,7 @@ def test_a_salesforce_replica_in_postgresql_becomes_territories(tmp_path, postgr
                 TERRITORY_POSTGRES_USER=postgres_server.user, TERRITORY_POSTGRES_PASSWORD=postgres_server.password,
                 TERRITORY_POSTGRES_SCHEMA=postgres_server.schema)
     assert postgres_server.password not in run.stdout + run.stderr
+    assert files_holding(home, postgres_server.password) == []
     plan = assignments(home)
     assert len(plan) == ACCOUNTS and all(rep.startswith("005") for rep in plan.values())
     territory(home, "writeback", "--to", "salesforce")
