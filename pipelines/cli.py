@@ -264,12 +264,19 @@ def _print_rows(columns: list[str], rows: list[tuple], output: str) -> None:
               help="How many of the last runs to show.")
 @click.option("--json", "as_json", is_flag=True, help="Print the status as one JSON object, for scripts.")
 def status(run_count: int, as_json: bool) -> None:
-    """What is published, the last runs with their checks, and the backfills under --home; needs no Dagster daemon."""
+    """What is published, the last runs with their checks, the CRM sources, write-backs and backfills; needs no daemon."""
     import json
 
     import duckdb
 
-    from pipelines.status import backfill_status, print_status, publication_status, run_status
+    from pipelines.status import (
+        backfill_status,
+        print_status,
+        publication_status,
+        run_status,
+        source_status,
+        writeback_status,
+    )
 
     home = TerritoryHome.from_env()
     try:
@@ -282,8 +289,11 @@ def status(run_count: int, as_json: bool) -> None:
         "dagster_home": str(_dagster_home(home)),
         "runs": run_status(_dagster_home(home), run_count),
         "backfills": backfill_status(home),
+        "sources": source_status(home),
+        "writebacks": writeback_status(home),
     }
-    if not (state["published"]["analytics"] or state["published"]["dates"] or state["runs"] or state["backfills"]):
+    if not (state["published"]["analytics"] or state["published"]["dates"] or state["runs"] or state["backfills"]
+            or state["sources"]):
         raise _Failure(f"nothing has run in {home.root} yet; run `territory demo` or `territory run` first")
     if as_json:
         click.echo(json.dumps(state, indent=1))

@@ -50,6 +50,20 @@ def print_status(state: dict, echo: Callable[[str], None]) -> None:
         for check in run["failed_checks"]:
             echo(f"      failed check  {check['check']} ({check['severity']})")
 
+    if state["sources"]:
+        echo("\nSources    (under sources/ of the home)")
+    for source in state["sources"]:
+        landed = source["landed_at"][:16].replace("T", " ") if source["landed_at"] else "never"
+        echo(f"  {source['source']:<17} landed {landed} UTC, {source['unmapped_values']} unmapped value(s)")
+        for obj in source["objects"]:
+            echo(f"    {obj['object']:<20} {obj['records']:>12,} records  watermark {obj['watermark'] or '-'}")
+
+    if state["writebacks"]:
+        echo("\nWrite-backs through the CRMs' APIs")
+    for ledger in state["writebacks"]:
+        echo(f"  {ledger['crm']:<10} plan of {ledger['snapshot_date']}: {ledger['written']:,} written, "
+             f"{ledger['refused']:,} refused, last at {ledger['last_written_at']}  ({ledger['ledger']})")
+
     if state["backfills"]:
         echo("\nBackfills")
     for backfill in state["backfills"]:
@@ -130,3 +144,40 @@ def backfill_status(home: TerritoryHome) -> list[dict]:
         backfills.append({"ledger": str(ledger.path), "first_date": dates[0].isoformat(),
                           "last_date": dates[-1].isoformat(), "dates": len(dates), "built": len(ledger.built(home))})
     return backfills
+
+
+def source_status(home: TerritoryHome) -> list[dict]:
+    """What each CRM source holds under TERRITORY_HOME/sources: its objects' records and watermarks, its last landing."""
+    import pyarrow.parquet as pq
+
+    from territory.sources.canonical import read_unmapped
+    from territory.sources.object_store import ObjectStore
+
+    sources = []
+    for folder in sorted(path for path in home.sources.glob("*") if (path / "landed").is_dir() or (path / "objects").is_dir()):
+        store, landed = ObjectStore(folder / "objects"), folder / "landed"
+        objects = [{"object": path.stem, "records": pq.read_metadata(path).num_rows, "watermark": store.watermark(path.stem)}
+                   for path in sorted(store.folder.glob("*.parquet"))]
+        sources.append({
+            "source": folder.name,
+            "landed_at": (dt.datetime.fromtimestamp(landed.stat().st_mtime, dt.UTC).isoformat(timespec="seconds")
+                          if landed.is_dir() else None),
+            "unmapped_values": len(read_unmapped(landed)) if landed.is_dir() else 0,
+            "objects": objects,
+        })
+    return sources
+
+
+def writeback_status(home: TerritoryHome) -> list[dict]:
+    """Each API write-back's ledger: the plan it wrote, how many changes were written or refused, and when last."""
+    import json
+
+    ledgers = []
+    for path in sorted(home.writeback.glob("*/*.jsonl")):
+        lines = [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.endswith("}")]
+        ledgers.append({
+            "crm": path.parent.name, "snapshot_date": path.stem, "ledger": str(path),
+            "written": sum(line["ok"] for line in lines), "refused": sum(not line["ok"] for line in lines),
+            "last_written_at": max((line["written_at"] for line in lines), default=None),
+        })
+    return ledgers
