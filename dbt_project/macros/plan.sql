@@ -58,8 +58,8 @@
 {#- Great-circle distance in km between two points given in degrees (mean Earth radius, as territory/geo.py). -#}
 {% macro haversine_km(lat1, lon1, lat2, lon2) -%}
     2 * 6371.0088 * asin(sqrt(
-        pow(sin(radians({{ lat2 }} - {{ lat1 }}) / 2), 2)
-        + cos(radians({{ lat1 }})) * cos(radians({{ lat2 }})) * pow(sin(radians({{ lon2 }} - {{ lon1 }}) / 2), 2)
+        power(sin(radians({{ lat2 }} - {{ lat1 }}) / 2), 2)
+        + cos(radians({{ lat1 }})) * cos(radians({{ lat2 }})) * power(sin(radians({{ lon2 }} - {{ lon1 }}) / 2), 2)
     ))
 {%- endmacro %}
 
@@ -68,6 +68,15 @@
     case {{ key }}
         {%- for name, value in mapping.items() %}
         when '{{ name }}' then {% if value is string %}'{{ value }}'{% else %}{{ value }}{% endif %}
+        {%- endfor %}
+    end
+{%- endmacro %}
+
+{#- The 1-based position of the value in column `value` among the string `values`, in their order; null when absent. -#}
+{% macro position_in(value, values) -%}
+    case {{ value }}
+        {%- for member in values %}
+        when '{{ member | replace("'", "''") }}' then {{ loop.index }}
         {%- endfor %}
     end
 {%- endmacro %}

@@ -13,12 +13,13 @@
     {%- endif -%}
 {%- endmacro %}
 
-{#- True for a timestamp or date at or before the end of the snapshot date. -#}
+{#- True for a timestamp or date at or before the end of the snapshot date (a SQL-standard interval
+    literal: DuckDB, PostgreSQL and Spark all read it). -#}
 {% macro known_by_snapshot(column) -%}
-    ({{ column }} < {{ snapshot_date() }} + interval 1 day)
+    ({{ column }} < {{ snapshot_date() }} + interval '1' day)
 {%- endmacro %}
 
 {#- Whole days from a timestamp or date to the end of the snapshot date. -#}
 {% macro days_before_snapshot(column) -%}
-    date_diff('day', cast({{ column }} as date), {{ snapshot_date() }})
+    {{ dbt.datediff('cast(' ~ column ~ ' as date)', snapshot_date(), 'day') }}
 {%- endmacro %}

@@ -12,7 +12,7 @@ in_window as (
         count(*) filter (where activity_type = '{{ channel }}') as actual_{{ channel }}_touches,
         {%- endfor %}
         count(*) as actual_touches,
-        coalesce(sum(duration_minutes), 0) / 60.0 as actual_activity_hours,
+        {{ divide('coalesce(sum(duration_minutes), 0)', 60) }} as actual_activity_hours,
         count(distinct rep_id) as active_reps
     from activities
     where days_before_snapshot < {{ window_days }}

@@ -7,14 +7,18 @@ with scored as (
     select
         firmographics.account_id,
         {%- if icp['industries'] %}
-        coalesce(firmographics.industry in ({{ sql_list(icp['industries']) }}), false)::int::double as icp_industry_score,
+        cast(case when firmographics.industry in ({{ sql_list(icp['industries']) }}) then 1 else 0 end as {{ type_double() }})
+            as icp_industry_score,
         {%- else %}
         0.0 as icp_industry_score,
         {%- endif %}
-        (coalesce(firmographics.employees, 0) between {{ icp['employees']['min'] }} and {{ icp['employees']['max'] }})::int::double
-            as icp_size_score,
+        cast(
+            case when coalesce(firmographics.employees, 0) between {{ icp['employees']['min'] }} and {{ icp['employees']['max'] }} then 1 else 0 end
+            as {{ type_double() }}
+        ) as icp_size_score,
         {%- if icp['regions'] %}
-        (firmographics.region in ({{ sql_list(icp['regions']) }}))::int::double as icp_region_score,
+        cast(case when firmographics.region in ({{ sql_list(icp['regions']) }}) then 1 else 0 end as {{ type_double() }})
+            as icp_region_score,
         {%- else %}
         0.0 as icp_region_score,
         {%- endif %}

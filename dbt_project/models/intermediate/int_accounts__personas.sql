@@ -1,5 +1,8 @@
 {#- Which of the plan's buyer personas each account has among its contacts, and the share covered. -#}
 {%- set personas = var('icp')['personas'] -%}
+{%- set personas_present -%}
+    ({% for persona in personas %}case when {{ persona }}_contacts > 0 then 1 else 0 end{{ ' + ' if not loop.last }}{% endfor %})
+{%- endset -%}
 
 with counted as (
     select
@@ -17,9 +20,5 @@ with counted as (
 
 select
     *,
-    (
-        {%- for persona in personas %}
-        ({{ persona }}_contacts > 0)::int{{ ' +' if not loop.last }}
-        {%- endfor %}
-    ) / {{ personas | length }}.0 as persona_coverage
+    {{ divide(personas_present, personas | length) }} as persona_coverage
 from counted

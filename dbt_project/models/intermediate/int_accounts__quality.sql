@@ -31,7 +31,7 @@ parts as (
         open_pipeline_amount * {{ potential['open_pipeline_weight'] }} as potential_pipeline,
         won_amount_in_window * {{ potential['won_expansion_rate'] }} as potential_expansion,
 
-        {{ lookup('funnel_stage', win['by_funnel_stage']) }}::double as win_probability_stage_base,
+        cast({{ lookup('funnel_stage', win['by_funnel_stage']) }} as {{ type_double() }}) as win_probability_stage_base,
         least(
             {{ win['max'] }},
             {{ lookup('funnel_stage', win['by_funnel_stage']) }} * (1 + {{ win['icp_lift'] }} * (icp_fit - 0.5))

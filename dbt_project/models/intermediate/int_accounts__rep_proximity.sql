@@ -9,16 +9,17 @@ with accounts as (
         segment,
         latitude,
         longitude,
-        round(latitude / {{ cell_degrees }}) * {{ cell_degrees }} as cell_latitude,
-        round(longitude / {{ cell_degrees }}) * {{ cell_degrees }} as cell_longitude
+        {{ round_half_away_from_zero('latitude / ' ~ cell_degrees) }} * {{ cell_degrees }} as cell_latitude,
+        {{ round_half_away_from_zero('longitude / ' ~ cell_degrees) }} * {{ cell_degrees }} as cell_longitude
     from {{ ref('int_accounts__firmographics') }}
     where latitude is not null and longitude is not null
 ),
 
 bases as (
+    -- a rep without a segment is no account's base
     select rep_id, segment, home_latitude, home_longitude
     from {{ ref('int_reps__as_of') }}
-    where is_active and home_latitude is not null and home_longitude is not null
+    where is_active and segment is not null and home_latitude is not null and home_longitude is not null
 ),
 
 cells as (
@@ -37,15 +38,24 @@ cell_to_base as (
     cross join bases
 ),
 
-nearest_base as (
+ranked_bases as (
     select
         segment,
         cell_latitude,
         cell_longitude,
-        -- same-segment bases first, then the closest
-        arg_min(rep_id, (not same_segment)::int * 1e9 + distance_km) as nearest_base_rep_id
+        rep_id,
+        -- same-segment bases first, then the closest (the first rep id of equally close ones)
+        row_number() over (
+            partition by segment, cell_latitude, cell_longitude
+            order by case when same_segment then 0 else 1 end, distance_km, rep_id
+        ) as base_rank
     from cell_to_base
-    group by segment, cell_latitude, cell_longitude
+),
+
+nearest_base as (
+    select segment, cell_latitude, cell_longitude, rep_id as nearest_base_rep_id
+    from ranked_bases
+    where base_rank = 1
 )
 
 select

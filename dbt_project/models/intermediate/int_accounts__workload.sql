@@ -21,9 +21,9 @@ planned as (
     select
         *,
         {%- for channel in channels %}
-        case tier
+        cast(case tier
             {%- for tier, touches in cadence['touches_per_year'].items() %} when '{{ tier }}' then {{ touches[channel] }}{% endfor %}
-        end::double as planned_{{ channel }}_touches,
+        end as {{ type_double() }}) as planned_{{ channel }}_touches,
         {%- endfor %}
         least(
             2 * distance_to_base_km / {{ cadence['travel_speed_kmh'] }}, {{ cadence['max_travel_hours_per_visit'] }}

@@ -48,23 +48,35 @@ won_in_quota_periods as (
 ),
 
 activity as (
-    select rep_id, count(*) as activities, coalesce(sum(duration_minutes), 0) / 60.0 as activity_hours
+    select rep_id, count(*) as activities, {{ divide('coalesce(sum(duration_minutes), 0)', 60) }} as activity_hours
     from {{ ref('int_activities__as_of') }}
     where days_before_snapshot < {{ window_days }}
     group by rep_id
 ),
 
-latest_assessment as (
-    select rep_id, assessed_at, passion, awareness, curiosity, energy
+assessments as (
+    select
+        rep_id,
+        assessed_at,
+        passion,
+        awareness,
+        curiosity,
+        energy,
+        row_number() over (partition by rep_id order by assessed_at desc) as recency_rank
     from {{ ref('stg_crm__assessments') }}
     where {{ known_by_snapshot('assessed_at') }}
-    qualify row_number() over (partition by rep_id order by assessed_at desc) = 1
+),
+
+latest_assessment as (
+    select rep_id, assessed_at, passion, awareness, curiosity, energy
+    from assessments
+    where recency_rank = 1
 ),
 
 measured as (
     select
         reps.rep_id,
-        {{ days_before_snapshot('reps.hire_date') }} / 365.25 as tenure_years,
+        {{ divide(days_before_snapshot('reps.hire_date'), 365.25) }} as tenure_years,
         coalesce(quota.quota_amount, 0) as quota_amount,
         coalesce(won_in_quota_periods.won_amount, 0) as won_amount_in_quota_periods,
         case when quota.quota_amount > 0 then coalesce(won_in_quota_periods.won_amount, 0) / quota.quota_amount end
@@ -72,7 +84,7 @@ measured as (
         coalesce(deals.closed_deals, 0) as closed_deals,
         coalesce(deals.won_deals, 0) as won_deals,
         coalesce(deals.won_amount, 0) as won_amount,
-        case when deals.closed_deals > 0 then deals.won_deals / deals.closed_deals end as win_rate,
+        case when deals.closed_deals > 0 then {{ divide('deals.won_deals', 'deals.closed_deals') }} end as win_rate,
         coalesce(activity.activities, 0) as activities,
         coalesce(activity.activity_hours, 0) as activity_hours,
         latest_assessment.assessed_at as pace_assessed_at,
@@ -80,8 +92,9 @@ measured as (
         latest_assessment.awareness,
         latest_assessment.curiosity,
         latest_assessment.energy,
-        (latest_assessment.passion + latest_assessment.awareness + latest_assessment.curiosity + latest_assessment.energy) / 4.0
-            as pace_score
+        {{ divide(
+            'latest_assessment.passion + latest_assessment.awareness + latest_assessment.curiosity + latest_assessment.energy', 4
+        ) }} as pace_score
     from reps
     left join quota using (rep_id)
     left join won_in_quota_periods using (rep_id)

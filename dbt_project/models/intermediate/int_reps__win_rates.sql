@@ -25,13 +25,14 @@ rates as (
         dimension,
         dimension_value,
         count(*) as closed_deals,
-        count(*) filter (where is_won) as won_deals
+        count(*) filter (where is_won) as won_deals,
+        {{ divide('count(*) filter (where is_won)', 'count(*)') }} as win_rate
     from by_dimension
     group by rep_id, dimension, dimension_value
 ),
 
 team as (
-    select dimension, dimension_value, sum(won_deals) / sum(closed_deals) as team_win_rate
+    select dimension, dimension_value, {{ divide('sum(won_deals)', 'sum(closed_deals)') }} as team_win_rate
     from rates
     group by dimension, dimension_value
 )
@@ -42,11 +43,11 @@ select
     rates.dimension_value,
     rates.closed_deals,
     rates.won_deals,
-    rates.won_deals / rates.closed_deals as win_rate,
+    rates.win_rate,
     team.team_win_rate,
     rates.closed_deals >= {{ reps_plan['min_decisions'] }}
-        and rates.won_deals / rates.closed_deals >= team.team_win_rate + {{ reps_plan['win_rate_margin'] }} as is_strength,
+        and rates.win_rate >= team.team_win_rate + {{ reps_plan['win_rate_margin'] }} as is_strength,
     rates.closed_deals >= {{ reps_plan['min_decisions'] }}
-        and rates.won_deals / rates.closed_deals <= team.team_win_rate - {{ reps_plan['win_rate_margin'] }} as is_weakness
+        and rates.win_rate <= team.team_win_rate - {{ reps_plan['win_rate_margin'] }} as is_weakness
 from rates
 inner join team using (dimension, dimension_value)

@@ -27,7 +27,7 @@ with markets as (
 ranked as (
     select
         *,
-        customers / accounts as penetration,
+        {{ divide('customers', 'accounts') }} as penetration,
         100 * percent_rank() over (order by total_potential) as potential_rank
     from markets
 ),
@@ -46,6 +46,6 @@ intense as (
 select
     *,
     workload_hours / {{ markets['rep_hours_per_year'] }} as reps_needed_fte,
-    ceil(workload_hours / {{ markets['rep_hours_per_year'] }})::int as reps_needed,
+    cast(ceil(workload_hours / {{ markets['rep_hours_per_year'] }}) as {{ dbt.type_int() }}) as reps_needed,
     {{ lookup('intensity', markets['experience_by_intensity']) }} as experience_required
 from intense

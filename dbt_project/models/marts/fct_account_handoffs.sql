@@ -22,14 +22,24 @@ recent_activity as (
     group by account_id
 ),
 
+ranked_activities as (
+    select
+        account_id,
+        occurred_at,
+        activity_type,
+        rep_id,
+        row_number() over (partition by account_id order by occurred_at desc, activity_id desc) as recency_rank
+    from activities
+),
+
 last_activity as (
     select
         account_id,
         occurred_at as last_activity_at,
         activity_type as last_activity_type,
         rep_id as last_activity_rep_id
-    from activities
-    qualify row_number() over (partition by account_id order by occurred_at desc, activity_id desc) = 1
+    from ranked_activities
+    where recency_rank = 1
 ),
 
 open_opportunities as (
@@ -38,12 +48,12 @@ open_opportunities as (
         stage,
         -- e.g. 'negotiation 48,000 (analytics, closes 2026-12-01)'; a deal that closed after the
         -- snapshot has no known stage then
-        coalesce(stage, 'stage unknown') || ' ' || coalesce(format('{:,.0f}', amount), 'no amount')
+        coalesce(stage, 'stage unknown') || ' ' || coalesce({{ format_thousands('amount') }}, 'no amount')
             || coalesce(
-                ' (' || nullif(concat_ws(', ', product_line, 'closes ' || strftime(close_date, '%Y-%m-%d')), '') || ')', ''
+                ' (' || nullif(concat_ws(', ', product_line, 'closes ' || {{ iso_date('close_date') }}), '') || ')', ''
             ) as opportunity_text,
         row_number() over (
-            partition by account_id order by amount desc nulls last, close_date, opportunity_id
+            partition by account_id order by amount desc nulls last, close_date nulls last, opportunity_id
         ) as amount_rank
     from opportunities
     where not is_closed
@@ -52,7 +62,9 @@ open_opportunities as (
 open_summaries as (
     select
         account_id,
-        string_agg(opportunity_text, '; ' order by amount_rank) filter (where amount_rank <= {{ max_opportunities }})
+        {{ dbt.listagg(
+            'case when amount_rank <= ' ~ max_opportunities ~ ' then opportunity_text end', "'; '", 'order by amount_rank'
+        ) }}
             || case
                 when count(*) > {{ max_opportunities }} then '; +' || (count(*) - {{ max_opportunities }}) || ' more'
                 else ''
@@ -61,17 +73,21 @@ open_summaries as (
     group by account_id
 ),
 
+distinct_open_stages as (
+    select distinct
+        account_id,
+        stage,
+        -- the contract's open stages in pipeline order; any other stage after them
+        {{ position_in('stage', ['prospecting', 'qualification', 'proposal', 'negotiation']) }} as stage_order
+    from open_opportunities
+    where stage is not null
+),
+
 open_stages as (
-    select account_id, string_agg(stage, ', ' order by stage_order nulls last, stage) as open_opportunity_stages
-    from (
-        select distinct
-            account_id,
-            stage,
-            -- the contract's open stages in pipeline order; any other stage after them
-            list_position(['prospecting', 'qualification', 'proposal', 'negotiation'], stage) as stage_order
-        from open_opportunities
-        where stage is not null
-    )
+    select
+        account_id,
+        {{ dbt.listagg('stage', "', '", 'order by stage_order nulls last, stage') }} as open_opportunity_stages
+    from distinct_open_stages
     group by account_id
 ),
 
@@ -85,7 +101,7 @@ ranked_contacts as (
         row_number() over (
             partition by account_id
             order by
-                list_position(['c_level', 'vp', 'director', 'manager', 'individual_contributor'], seniority) nulls last,
+                {{ position_in('seniority', ['c_level', 'vp', 'director', 'manager', 'individual_contributor']) }} nulls last,
                 created_at,
                 contact_id
         ) as seniority_rank
@@ -95,8 +111,9 @@ ranked_contacts as (
 contacts as (
     select
         account_id,
-        string_agg(contact_text, '; ' order by seniority_rank) filter (where seniority_rank <= {{ max_contacts }})
-            as key_contacts,
+        {{ dbt.listagg(
+            'case when seniority_rank <= ' ~ max_contacts ~ ' then contact_text end', "'; '", 'order by seniority_rank'
+        ) }} as key_contacts,
         count(*) as contacts_total
     from ranked_contacts
     group by account_id
@@ -109,11 +126,19 @@ last_win as (
     group by account_id
 ),
 
-last_loss as (
-    select account_id, loss_reason as last_lost_reason
+ranked_losses as (
+    select
+        account_id,
+        loss_reason,
+        row_number() over (partition by account_id order by close_date desc, opportunity_id desc) as recency_rank
     from opportunities
     where is_closed and not is_won and loss_reason is not null
-    qualify row_number() over (partition by account_id order by close_date desc, opportunity_id desc) = 1
+),
+
+last_loss as (
+    select account_id, loss_reason as last_lost_reason
+    from ranked_losses
+    where recency_rank = 1
 )
 
 select

@@ -31,8 +31,10 @@ outcomes as (
         product_line,
         count(*) as closed_deals,
         count(*) filter (where is_won) as won_deals,
+        {{ divide('count(*) filter (where is_won)', 'count(*)') }} as win_rate,
         coalesce(sum(amount) filter (where is_won), 0) as won_amount,
-        mode(loss_reason) filter (where not is_won and loss_reason is not null) as top_loss_reason,
+        -- the most frequent reason, the first by name of equally frequent ones
+        mode() within group (order by loss_reason) filter (where not is_won and loss_reason is not null) as top_loss_reason,
         count(*) filter (where not is_won) as lost_deals
     from closed
     group by industry_group, size_band, product_line
@@ -42,8 +44,9 @@ segment_outcomes as (
     select
         industry_group,
         size_band,
-        count(*) filter (where is_won) / count(*) as segment_win_rate,
-        mode(loss_reason) filter (where not is_won and loss_reason is not null) as segment_top_loss_reason
+        {{ divide('count(*) filter (where is_won)', 'count(*)') }} as segment_win_rate,
+        mode() within group (order by loss_reason) filter (where not is_won and loss_reason is not null)
+            as segment_top_loss_reason
     from closed
     group by industry_group, size_band
 ),
@@ -70,11 +73,11 @@ select
     coalesce(outcomes.closed_deals, 0) as closed_deals,
     coalesce(outcomes.won_deals, 0) as won_deals,
     coalesce(outcomes.lost_deals, 0) as lost_deals,
-    outcomes.won_deals / nullif(outcomes.closed_deals, 0) as win_rate,
+    outcomes.win_rate,
     segment_outcomes.segment_win_rate,
     coalesce(outcomes.won_amount, 0) as won_amount,
     coalesce(outcomes.won_deals, 0) >= {{ min_wins }}
-        and outcomes.won_deals / outcomes.closed_deals >= segment_outcomes.segment_win_rate as is_winning_product,
+        and outcomes.win_rate >= segment_outcomes.segment_win_rate as is_winning_product,
     outcomes.top_loss_reason,
     segment_outcomes.segment_top_loss_reason,
     segments.segment_accounts,

@@ -9,6 +9,12 @@ reps as (
     select rep_id, segment, is_active from {{ ref('int_reps__as_of') }}
 ),
 
+sharing_domains as (
+    select account_id, owner_rep_id, domain, count(*) over (partition by domain) as accounts_on_domain
+    from accounts
+    where domain is not null
+),
+
 owned as (
     select accounts.*, reps.rep_id is not null as owner_exists, reps.is_active as owner_is_active, reps.segment as owner_segment
     from accounts
@@ -70,10 +76,9 @@ conflicts as (
 
     union all
     select 'duplicate_domain', 'medium', account_id, 'account', account_id, owner_rep_id, null,
-        (count(*) over (partition by domain) - 1) || ' other account(s) share the domain ' || domain
-    from accounts
-    where domain is not null
-    qualify count(*) over (partition by domain) > 1
+        (accounts_on_domain - 1) || ' other account(s) share the domain ' || domain
+    from sharing_domains
+    where accounts_on_domain > 1
 )
 
 select
