@@ -20,7 +20,6 @@
 
 from __future__ import annotations
 
-import dataclasses
 import logging
 import resource
 import time
@@ -33,7 +32,7 @@ import numpy as np
 from territory.engine.bands import Bands, bands
 from territory.engine.costs import CostModel
 from territory.engine.diagnosis import conflicting_constraints, diagnose, unrepaired
-from territory.engine.evaluate import evaluate
+from territory.engine.evaluate import Evaluation, evaluate
 from territory.engine.instance import Instance
 from territory.engine.lagrangian import (
     LagrangianBound,
@@ -53,7 +52,7 @@ from territory.engine.primal import (
     violation,
 )
 from territory.engine.problem import AssignmentProblem
-from territory.engine.solution import Solution
+from territory.engine.solution import Binding, Solution
 
 CANDIDATES_PER_UNIT = 20  # when every pair would be too many
 ALL_PAIRS = 4_000_000  # up to this many (unit, rep) pairs, every eligible pair is a candidate
@@ -90,7 +89,7 @@ def progress_to(report: Callable[[str], None]) -> Iterator[None]:
         engine.setLevel(level)
 
 
-class _Log(list):
+class SolveLog(list):
     """The solve's log: kept for the Solution, and each line sent to the module's logger as it happens (progress)."""
 
     def append(self, line: str) -> None:
@@ -328,84 +327,24 @@ def solve(
 ) -> Solution:
     """The plan of least cost that keeps every rule, with its lower bound; or the diagnosis of why none exists.
 
-    Pools share no unit and no rep, so without a disruption budget (which spans them) each
-    pool is solved on its own, on its own scale of costs and measures.
+    An instance whose independent parts share no unit, rep or constraint (its pools, when there
+    is no disruption budget) is solved part by part, each on its own scale of costs and
+    measures, and the plans merged (`territory.engine.decompose`, which runs the same parts on
+    several processes too).
 
     Deterministic: the search is bounded by work (`effort` re-splits, `search_solves` by
     default), not time; `time_limit` (default `default_time_limit`) is a safety stop, and the
     log says when it decided the answer.
     """
+    from territory.engine.decompose import independent_parts, merge, solve_parts  # decompose imports this module
+
     started = time.perf_counter()
     costs = CostModel(instance)
     found = bands(instance, costs)
-    pools = _separable_pools(instance, found)
-    if pools is None:
-        return _solve_pools_together(instance, costs, found, time_limit, effort, candidates_per_unit, started)
-    return _solve_each_pool(instance, costs, found, pools, time_limit, effort, candidates_per_unit, started)
-
-
-def _separable_pools(instance: Instance, found: Bands) -> list[int] | None:
-    """The pools to solve one by one, or None when they must be solved together (one pool, a budget,
-    a family across pools, or units nobody may own)."""
-    units = instance.units
-    in_family = units.family >= 0
-    family_pools = np.unique(np.column_stack([units.family[in_family], found.unit_pool[in_family]]), axis=0)
-    has_reps = np.isin(np.arange(len(found.pool_names)), found.rep_pool)
-    if (len(found.pool_names) == 1 or np.isfinite(_budget(instance)) or not has_reps[found.unit_pool].all()
-            or len(family_pools) != len(np.unique(family_pools[:, 0]))):
-        return None
-    return [pool for pool in range(len(found.pool_names)) if np.any(found.unit_pool == pool)]  # a pool of reps alone has nothing to plan
-
-
-def _part(instance: Instance, unit_mask: np.ndarray, rep_mask: np.ndarray) -> Instance:
-    """The instance restricted to some units and reps; a current rep outside them counts as none."""
-    units, reps = instance.units, instance.reps
-    index = np.full(reps.count, -1)
-    index[rep_mask] = np.arange(int(rep_mask.sum()))
-    current = np.where(units.current_rep[unit_mask] >= 0, index[np.maximum(units.current_rep[unit_mask], 0)], -1)
-    return dataclasses.replace(
-        instance,
-        units=dataclasses.replace(
-            units, **{name: getattr(units, name)[unit_mask] for name in (
-                "unit_id", "latitude", "longitude", "measures", "visits", "value", "locked", "family", "top_tier")},
-            current_rep=current, attributes={key: value[unit_mask] for key, value in units.attributes.items()},
-        ),
-        reps=dataclasses.replace(
-            reps, **{name: getattr(reps, name)[rep_mask] for name in (
-                "rep_id", "latitude", "longitude", "capacity", "level", "experience_years", "skill")},
-            attributes={key: tuple(value[j] for j in np.flatnonzero(rep_mask)) for key, value in reps.attributes.items()},
-        ),
-        adjacency=None,
-    )
-
-
-def _solve_each_pool(
-    instance: Instance, costs: CostModel, found: Bands, pools: list[int], time_limit: float | None, effort: int | None,
-    candidates_per_unit: int | None, started: float,
-) -> Solution:
-    """Solve every pool alone and put the plans together (see `solve`)."""
-    plan = np.full(instance.units.count, -1)
-    prices = np.zeros(found.fair.shape)
-    bound, statuses, log, diagnosis = 0.0, [], _Log(), []
-    for pool in pools:
-        unit_mask, rep_mask = found.unit_pool == pool, found.rep_pool == pool
-        LOGGER.info(f"{found.pool_names[pool]}: solving its {int(unit_mask.sum()):,} units and {int(rep_mask.sum()):,} reps")
-        part = solve(_part(instance, unit_mask, rep_mask), time_limit, effort, candidates_per_unit)
-        log.extend(f"{found.pool_names[pool]}: {line}" for line in part.log)
-        statuses.append(part.status)
-        diagnosis.extend(part.diagnosis)
-        if part.feasible:
-            plan[unit_mask] = np.flatnonzero(rep_mask)[part.rep]
-            prices[rep_mask] = part.prices
-            bound += part.lower_bound
-    if diagnosis:
-        return _infeasible(instance, found, tuple(diagnosis), started, log)
-    measured = evaluate(instance, found, plan, costs)
-    # a unit owned outside its pool pays its disruption whoever gets it; the parts counted it as unowned
-    owned_elsewhere = (instance.units.current_rep >= 0) & (found.rep_pool[np.maximum(instance.units.current_rep, 0)] != found.unit_pool)
-    bound += float(measured.cost_terms[owned_elsewhere, 2].sum())
-    return _solution(instance, found, plan, measured, bound, prices, "optimal" if set(statuses) == {"optimal"} else "feasible",
-                     started, log)
+    parts = independent_parts(instance, found)
+    if len(parts) > 1:
+        return merge(instance, parts, solve_parts(parts, time_limit, effort, candidates_per_unit), started)
+    return _solve_pools_together(instance, costs, found, time_limit, effort, candidates_per_unit, started)
 
 
 def _column_generation(
@@ -470,7 +409,7 @@ def _solve_pools_together(
     candidates_per_unit: int | None, started: float,
 ) -> Solution:
     """Solve the instance as one problem (see the module docstring)."""
-    log = _Log()
+    log = SolveLog()
     scale = _measure_scale(found)
     groups = _groups(instance, scale)
     if candidates_per_unit is None:
@@ -484,7 +423,7 @@ def _solve_pools_together(
                f"{len(found.pool_names)} pool(s), {len(group):,} candidate pairs ({time.perf_counter() - started:.2f} s)")
     binding = diagnose(instance, found, groups.of_unit, groups.load / scale, group, rep)
     if binding:
-        return _infeasible(instance, found, binding, started, log)
+        return infeasible_solution(instance, found, binding, started, log)
 
     budget = _budget(instance)
     problem = AssignmentProblem(
@@ -499,7 +438,8 @@ def _solve_pools_together(
     log.append(f"bound over every eligible pair: {bound:,.2f} after {time.perf_counter() - started:.2f} s")
     if not bound <= dearest * (1 + 1e-9) + 1e-9:
         # no assignment costs more than `dearest`, so a bound above it proves that none keeps every band
-        return _infeasible(instance, found, conflicting_constraints(instance, found, problem, dual.multipliers), started, log)
+        binding = conflicting_constraints(instance, found, problem, dual.multipliers)
+        return infeasible_solution(instance, found, binding, started, log)
 
     limit = default_time_limit(instance) if time_limit is None else time_limit
     deadline = started + limit
@@ -520,7 +460,7 @@ def _solve_pools_together(
     if not feasible:
         totals = problem.rep_loads(choice) / scale
         over = max(0.0, problem.spent(choice) - problem.budget) if problem.has_budget else 0.0
-        return _infeasible(instance, found, unrepaired(instance, found, totals, over), started, log)
+        return infeasible_solution(instance, found, unrepaired(instance, found, totals, over), started, log)
     choice = improve(problem, choice, deadline)
     log.append(f"local search: cost {problem.cost[choice].sum():,.2f} after {time.perf_counter() - started:.2f} s")
     choice, solves = rep_pair_search(problem, choice, search_solves(instance) if effort is None else effort, deadline)
@@ -530,13 +470,13 @@ def _solve_pools_together(
         log.append(f"stopped by the time limit of {limit:,.0f} s: the answer may depend on the machine's speed")
     plan = problem.rep[choice][groups.of_unit]
     measured = evaluate(instance, found, plan, costs)
-    return _solution(instance, found, plan, measured, bound, dual.multipliers.price * scale,
-                     None, started, log)
+    return feasible_solution(instance, found, plan, measured, bound, dual.multipliers.price * scale,
+                             None, started, log)
 
 
-def _solution(
-    instance: Instance, found: Bands, plan: np.ndarray, measured, bound: float, prices: np.ndarray, status: str | None,
-    started: float, log: list[str],
+def feasible_solution(
+    instance: Instance, found: Bands, plan: np.ndarray, measured: Evaluation, bound: float, prices: np.ndarray,
+    status: str | None, started: float, log: list[str],
 ) -> Solution:
     """The Solution of a plan that keeps every rule, with its bound; status None: decided by the gap."""
     if 0 < bound - measured.objective <= 1e-7 * max(1.0, abs(measured.objective)):
@@ -577,7 +517,10 @@ def _pair_costs(costs: CostModel, groups: Groups, group: np.ndarray, rep: np.nda
     return cost, groups.budget_weight[group] - saved
 
 
-def _infeasible(instance: Instance, found: Bands, binding, started: float, log: list[str]) -> Solution:
+def infeasible_solution(
+    instance: Instance, found: Bands, binding: tuple[Binding, ...], started: float, log: list[str],
+) -> Solution:
+    """The Solution of an instance that no plan fits: what binds, and no plan."""
     n, m, measures = instance.units.count, instance.reps.count, len(instance.measures)
     log.append("no plan: " + "; ".join(b.message for b in binding))
     return Solution(
