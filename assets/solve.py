@@ -18,7 +18,9 @@ read (they follow the data and the plan file's eligibility rules), the asset's p
 already its snapshot dates, and the tables hold every part's plan, merged and written at once.
 """
 
+import shutil
 from collections.abc import Iterator
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -88,6 +90,17 @@ def solve_territory_part(context: OpExecutionContext, part: Part) -> Solution:
         return solve(part.instance)
 
 
+def _discard_parts(context: OpExecutionContext) -> None:
+    """Delete the parts and their plans that this run's steps stored (Dagster's default IO manager
+    pickles each step's output under its storage folder): once merged they serve nothing, and at a
+    million accounts they take some 150 MB a night. A run that fails before the merge keeps them,
+    for a re-execution of its failed steps."""
+    stored = Path(context.instance.storage_directory()) / context.run_id
+    for step in (split_territory_plan.name, solve_territory_part.name):
+        for folder in stored.glob(f"{context.node_handle.parent}.{step}*"):
+            shutil.rmtree(folder, ignore_errors=True)
+
+
 @op(out=Out(Nothing))
 def merge_territory_plan(
     context: OpExecutionContext, warehouse: Warehouse, run_settings: RunSettings, solutions: list[Solution],
@@ -106,6 +119,7 @@ def merge_territory_plan(
     tables = plan_tables(instance, accounts, reps, solution, found, context.run_id, plan, markets)
     written = {name: frame for name, frame in vars(tables).items() if solution.feasible or not frame.empty}
     warehouse.replace_tables("solve", written)
+    _discard_parts(context)
     if solution.feasible:  # what the new owner of each moved account needs to know, typed as dbt made it
         with warehouse.connect() as conn:
             conn.execute(HANDOFF_JOIN)

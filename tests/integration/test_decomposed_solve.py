@@ -74,3 +74,10 @@ def test_the_plan_passed_its_check_in_a_process_of_its_own(solved_both_ways):
     evaluations = run.get_asset_check_evaluations()
     assert [evaluation.asset_key for evaluation in evaluations] == [SOLVE]
     assert all(evaluation.passed for evaluation in evaluations)
+
+
+def test_the_merge_leaves_no_stored_parts_behind(solved_both_ways):
+    home, run = solved_both_ways
+    stored = home / "dagster" / "storage" / run.run_id
+    assert stored.is_dir()  # the run's compute logs are there
+    assert not list(stored.glob("solve__territory_plan.s*")), "the parts and their plans should be deleted once merged"
