@@ -58,6 +58,19 @@ CHECK_NAME = "satisfies_expectation_suite"
 GX_MAX_ROWS = 2_000_000
 
 
+def _sample_clause(rows: int) -> str:
+    """A reproducible uniform sample of GX_MAX_ROWS of `rows` rows: Bernoulli, drawn a little larger, then cut.
+
+    Not a reservoir sample: DuckDB draws a reservoir on one thread and materialises it, 24 s for
+    2,000,000 of 18 million activities, where Bernoulli takes 0.5 s. The 10% (plus 1,000 rows)
+    drawn above GX_MAX_ROWS keep the draw from falling short (over 50 standard deviations at 2
+    million rows); the cut keeps the scan order, which DuckDB preserves, so the same table gives
+    the same sample.
+    """
+    percent = min(100.0, 100.0 * (GX_MAX_ROWS * 1.1 + 1_000) / rows)
+    return f" using sample {percent:.6f}% (bernoulli, 7) limit {GX_MAX_ROWS}"
+
+
 def _raw_key(table: str) -> AssetKey:
     return AssetKey(["raw", table])
 
@@ -114,8 +127,7 @@ def raw_tables_satisfy_their_suites(
         with warehouse.connect(read_only=True) as conn:
             rows = conn.execute(f"select count(*) from raw.{table}").fetchall()[0][0]
             sampled = rows > GX_MAX_ROWS
-            sample = f" using sample reservoir({GX_MAX_ROWS} rows) repeatable (7)" if sampled else ""
-            frame = conn.sql(f"select * from raw.{table}{sample}").df()
+            frame = conn.sql(f"select * from raw.{table}{_sample_clause(rows) if sampled else ''}").df()
             references = check_references(conn, table, suite)
         in_sql = suite.reference_rules + (suite.row_count_rules if sampled else [])
         report = validate_frame(frame, suite.excluding(in_sql), dict(bounds), data_docs=docs)

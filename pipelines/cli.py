@@ -70,12 +70,18 @@ def main(context: click.Context, home: Path, plan: Path | None, debug: bool) -> 
 @click.option("--as-of", default="", metavar="YYYY-MM-DD", help="The date the extract describes (default: today, UTC).")
 @click.option("--out", required=True, type=click.Path(file_okay=False, path_type=Path), help="Folder to write into.")
 @click.option("--format", "file_format", type=click.Choice(["parquet", "csv"]), default="parquet", show_default=True)
-def demo_data(accounts: int, reps: int, seed: int, as_of: str, out: Path, file_format: str) -> None:
+@click.option("--contacts-scale", default=1.0, show_default=True,
+              help="Multiply the contacts drawn per account (about 4.64 at 1.0; 1.083 gives 5.02 at a million accounts).")
+@click.option("--activities-scale", default=1.0, show_default=True,
+              help="Multiply the activities drawn per account (about 18.3 at 1.0; 1.1002 gives 20.1 at a million accounts).")
+def demo_data(accounts: int, reps: int, seed: int, as_of: str, out: Path, file_format: str,
+              contacts_scale: float, activities_scale: float) -> None:
     """Generate a demo CRM (accounts, contacts, opportunities, activities, reps, quotas, assessments)."""
     from territory.demo_data import DemoSpec, generate_demo_crm, write_tables
 
     try:
-        spec = DemoSpec(accounts, reps, seed, _parse_date(as_of)) if as_of else DemoSpec(accounts, reps, seed)
+        dated = {"as_of": _parse_date(as_of)} if as_of else {}
+        spec = DemoSpec(accounts, reps, seed, contacts_scale=contacts_scale, activities_scale=activities_scale, **dated)
     except ValueError as error:
         raise _Failure(str(error)) from error
     started = time.perf_counter()

@@ -78,3 +78,51 @@
     {%- endif -%}
     listagg({{ measure }}, {{ delimiter_text }}){% if order_by_clause %} within group ({{ order_by_clause }}){% endif %}
 {%- endmacro %}
+
+{#- The first row of each group of `relation` (a table or CTE name) in the order of the keys `order_by`:
+    the group's `partition_by` columns and the row's `columns` (a mapping of column -> alias). The keys
+    all ascend, or with `descending` all descend; nulls come last on every engine. End the keys with a
+    unique column, so that the first row is one row. By default a row_number() window ranks every row;
+    on DuckDB a grouped arg_min/arg_max picks the same row without sorting each group (about twice as
+    fast on 20 million activities): each key is preceded by its null flag, since DuckDB compares a null
+    inside a row value as the largest value, and the row is packed in a struct, which arg_max keeps
+    even when a column of it is null. -#}
+{% macro first_row_per_group(relation, partition_by, order_by, columns, descending=false) -%}
+    {{ return(adapter.dispatch('first_row_per_group')(relation, partition_by, order_by, columns, descending)) }}
+{%- endmacro %}
+
+{% macro default__first_row_per_group(relation, partition_by, order_by, columns, descending) -%}
+    select
+        {{ partition_by | join(', ') }},
+        {%- for column, alias in columns.items() %}
+        {{ column }} as {{ alias }}{{ ',' if not loop.last }}
+        {%- endfor %}
+    from (
+        select
+            *,
+            row_number() over (
+                partition by {{ partition_by | join(', ') }}
+                order by {% for key in order_by %}{{ key }}{{ ' desc' if descending }} nulls last{{ ', ' if not loop.last }}{% endfor %}
+            ) as first_row_rank
+        from {{ relation }}
+    ) as ranked_rows
+    where first_row_rank = 1
+{%- endmacro %}
+
+{% macro duckdb__first_row_per_group(relation, partition_by, order_by, columns, descending) -%}
+    select
+        {{ partition_by | join(', ') }},
+        {%- for column, alias in columns.items() %}
+        first_row.{{ column }} as {{ alias }}{{ ',' if not loop.last }}
+        {%- endfor %}
+    from (
+        select
+            {{ partition_by | join(', ') }},
+            {{ 'arg_max' if descending else 'arg_min' }}(
+                { {%- for column in columns %}'{{ column }}': {{ column }}{{ ', ' if not loop.last }}{% endfor -%} },
+                ({% for key in order_by %}{{ key }} is {{ 'not ' if descending }}null, {{ key }}{{ ', ' if not loop.last }}{% endfor %})
+            ) as first_row
+        from {{ relation }}
+        group by {{ partition_by | join(', ') }}
+    ) as first_rows
+{%- endmacro %}

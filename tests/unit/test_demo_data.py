@@ -147,3 +147,20 @@ def test_csv_output_loads_through_the_contract_like_parquet(tmp_path):
 def test_spec_rejects_sizes_too_small_to_make_sense():
     with pytest.raises(ValueError, match="reps must be at least 3"):
         DemoSpec(accounts=100, reps=2)
+
+
+def test_rate_scales_draw_more_contacts_and_activities_and_leave_the_rest_alone(small_spec, small_crm):
+    import dataclasses
+
+    from territory.demo_data import ACTIVITIES_PER_ACCOUNT, CONTACTS_PER_ACCOUNT, rate_scale_for
+
+    unscaled = generate_demo_crm(dataclasses.replace(small_spec, contacts_scale=1.0, activities_scale=1.0))
+    assert all(unscaled[name].equals(small_crm[name]) for name in small_crm)  # 1.0, the default, changes nothing
+    scales = {"contacts_scale": rate_scale_for(5, CONTACTS_PER_ACCOUNT),
+              "activities_scale": rate_scale_for(20, ACTIVITIES_PER_ACCOUNT)}
+    scaled = generate_demo_crm(dataclasses.replace(small_spec, **scales))
+    assert scaled["contacts"].num_rows > 1.05 * small_crm["contacts"].num_rows
+    assert scaled["activities"].num_rows > 1.07 * small_crm["activities"].num_rows
+    assert all(scaled[name].equals(small_crm[name]) for name in ("reps", "accounts"))  # drawn before them
+    with pytest.raises(ValueError, match="contacts_scale must be positive"):
+        DemoSpec(accounts=100, reps=3, contacts_scale=0)

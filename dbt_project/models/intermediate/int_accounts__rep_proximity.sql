@@ -26,36 +26,40 @@ cells as (
     select distinct segment, cell_latitude, cell_longitude from accounts
 ),
 
+base_segments as (
+    select distinct segment from bases
+),
+
 cell_to_base as (
+    -- a cell's candidates: the bases of its segment, or every base when its segment has none (a cell
+    -- without a segment, or of a segment no active rep serves); pairing each cell only with its own
+    -- segment's bases keeps the search at cells x reps of the segment, not cells x all reps
     select
         cells.segment,
         cells.cell_latitude,
         cells.cell_longitude,
         bases.rep_id,
-        bases.segment = cells.segment as same_segment,
+        {{ haversine_km('cells.cell_latitude', 'cells.cell_longitude', 'bases.home_latitude', 'bases.home_longitude') }} as distance_km
+    from cells
+    inner join bases on bases.segment = cells.segment
+    union all
+    select
+        cells.segment,
+        cells.cell_latitude,
+        cells.cell_longitude,
+        bases.rep_id,
         {{ haversine_km('cells.cell_latitude', 'cells.cell_longitude', 'bases.home_latitude', 'bases.home_longitude') }} as distance_km
     from cells
     cross join bases
-),
-
-ranked_bases as (
-    select
-        segment,
-        cell_latitude,
-        cell_longitude,
-        rep_id,
-        -- same-segment bases first, then the closest (the first rep id of equally close ones)
-        row_number() over (
-            partition by segment, cell_latitude, cell_longitude
-            order by case when same_segment then 0 else 1 end, distance_km, rep_id
-        ) as base_rank
-    from cell_to_base
+    where cells.segment is null or cells.segment not in (select segment from base_segments)
 ),
 
 nearest_base as (
-    select segment, cell_latitude, cell_longitude, rep_id as nearest_base_rep_id
-    from ranked_bases
-    where base_rank = 1
+    -- the closest candidate (the first rep id of equally close ones)
+    {{ first_row_per_group(
+        'cell_to_base', ['segment', 'cell_latitude', 'cell_longitude'], ['distance_km', 'rep_id'],
+        {'rep_id': 'nearest_base_rep_id'}
+    ) }}
 )
 
 select

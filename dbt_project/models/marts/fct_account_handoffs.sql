@@ -22,24 +22,13 @@ recent_activity as (
     group by account_id
 ),
 
-ranked_activities as (
-    select
-        account_id,
-        occurred_at,
-        activity_type,
-        rep_id,
-        row_number() over (partition by account_id order by occurred_at desc, activity_id desc) as recency_rank
-    from activities
-),
-
 last_activity as (
-    select
-        account_id,
-        occurred_at as last_activity_at,
-        activity_type as last_activity_type,
-        rep_id as last_activity_rep_id
-    from ranked_activities
-    where recency_rank = 1
+    -- the latest activity (of equally late ones, the highest id)
+    {{ first_row_per_group(
+        'activities', ['account_id'], ['occurred_at', 'activity_id'],
+        {'occurred_at': 'last_activity_at', 'activity_type': 'last_activity_type', 'rep_id': 'last_activity_rep_id'},
+        descending=true
+    ) }}
 ),
 
 open_opportunities as (
@@ -126,19 +115,17 @@ last_win as (
     group by account_id
 ),
 
-ranked_losses as (
-    select
-        account_id,
-        loss_reason,
-        row_number() over (partition by account_id order by close_date desc, opportunity_id desc) as recency_rank
+losses as (
+    select account_id, close_date, opportunity_id, loss_reason
     from opportunities
     where is_closed and not is_won and loss_reason is not null
 ),
 
 last_loss as (
-    select account_id, loss_reason as last_lost_reason
-    from ranked_losses
-    where recency_rank = 1
+    -- the latest loss (of losses closed the same day, the highest id)
+    {{ first_row_per_group(
+        'losses', ['account_id'], ['close_date', 'opportunity_id'], {'loss_reason': 'last_lost_reason'}, descending=true
+    ) }}
 )
 
 select
