@@ -23,35 +23,33 @@ bases as (
 ),
 
 cells as (
-    select distinct segment, cell_latitude, cell_longitude from accounts
+    -- a cell's candidates are the bases of its segment, or every base (key '*') when its segment has none:
+    -- a cell without a segment, or of a segment no active rep serves. Pairing each cell with its own
+    -- segment's bases keeps the search at cells x reps of the segment, not cells x all reps
+    select distinct
+        accounts.segment,
+        accounts.cell_latitude,
+        accounts.cell_longitude,
+        coalesce(served_segments.segment, '*') as base_key
+    from accounts
+    left join (select distinct segment from bases) as served_segments on served_segments.segment = accounts.segment
 ),
 
-base_segments as (
-    select distinct segment from bases
+keyed_bases as (
+    select segment as base_key, rep_id, home_latitude, home_longitude from bases
+    union all
+    select '*' as base_key, rep_id, home_latitude, home_longitude from bases
 ),
 
 cell_to_base as (
-    -- a cell's candidates: the bases of its segment, or every base when its segment has none (a cell
-    -- without a segment, or of a segment no active rep serves); pairing each cell only with its own
-    -- segment's bases keeps the search at cells x reps of the segment, not cells x all reps
     select
         cells.segment,
         cells.cell_latitude,
         cells.cell_longitude,
-        bases.rep_id,
-        {{ haversine_km('cells.cell_latitude', 'cells.cell_longitude', 'bases.home_latitude', 'bases.home_longitude') }} as distance_km
+        keyed_bases.rep_id,
+        {{ haversine_km('cells.cell_latitude', 'cells.cell_longitude', 'keyed_bases.home_latitude', 'keyed_bases.home_longitude') }} as distance_km
     from cells
-    inner join bases on bases.segment = cells.segment
-    union all
-    select
-        cells.segment,
-        cells.cell_latitude,
-        cells.cell_longitude,
-        bases.rep_id,
-        {{ haversine_km('cells.cell_latitude', 'cells.cell_longitude', 'bases.home_latitude', 'bases.home_longitude') }} as distance_km
-    from cells
-    cross join bases
-    where cells.segment is null or cells.segment not in (select segment from base_segments)
+    inner join keyed_bases on keyed_bases.base_key = cells.base_key
 ),
 
 nearest_base as (
