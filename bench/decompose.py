@@ -13,8 +13,9 @@ spawned process, so that its wall time and peak resident memory are its own:
 The plans of single, parts x1 and parts xW must be the same, assignment for assignment; the
 benchmark says so or fails. Every solve gets the safety time limit --time-limit (default an hour,
 which no size here reaches), so that work budgets alone decide the plans: with the engine's
-default limit (30 s plus 1 ms per unit), a machine loaded by other work can stop a part on time,
-and its plan then depends on the load (the table says when a limit stopped a solve).
+default limit (30 s plus 1 ms per unit and 0.5 s per rep), a machine loaded by other work can
+stop a part on time, and its plan then depends on the load (the table says when a limit stopped
+a solve).
 
 Peak memory is the largest resident set of one process (the workers' own peaks, from their
 solutions, shown beside); at most W workers run at once, so the machine holds at most the parent

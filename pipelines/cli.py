@@ -376,7 +376,7 @@ def dbt(snapshot_date: str, dbt_args: tuple[str, ...]) -> None:
     "--out", required=True, type=click.Path(dir_okay=False, path_type=Path), help="Where to write the result (JSON)."
 )
 @click.option(
-    "--time-limit", type=click.FloatRange(min=0, min_open=True), metavar="S", help="Safety stop in seconds, from the start (default: 30 s plus 1 ms per unit)."
+    "--time-limit", type=click.FloatRange(min=0, min_open=True), metavar="S", help="Safety stop in seconds, from the start (default: 30 s plus 1 ms per unit and 0.5 s per rep)."
 )
 def solve_command(instance_file: Path, out: Path, time_limit: float | None) -> None:
     """Solve an instance file (assignment or alignment mode, see docs/engine.md) and write the plan.

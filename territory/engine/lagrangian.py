@@ -132,21 +132,32 @@ def lagrangian_bound(
     start: Multipliers | None = None,
     temperatures: tuple[float, ...] | None = None,
     iterations_per_stage: int = 30,
+    box: np.ndarray | None = None,
 ) -> LagrangianBound:
     """Maximise the smoothed dual from `start` (zero by default) through `temperatures`.
 
     Without temperatures the first is a tenth of the median spread between each unit's two
-    cheapest pairs, and each next one a fifth of the last, four in all.
+    cheapest pairs, and each next one a fifth of the last, four in all. With `box` (M,), each
+    band multiplier stays within box[m] of its value at `start` (a box step: over candidates
+    chosen at `start`, the dual cannot then run to prices at which pairs it lacks are cheaper).
     """
     temperatures = temperatures or default_temperatures(problem)
     multipliers = start or Multipliers.zero(problem)
     best_value, best_choice = relaxed_choice(problem, multipliers)
     best = multipliers
     evaluations = 0
+    low = np.zeros(2 * multipliers.upper.size + problem.has_budget)
+    high = np.full(len(low), np.inf)
+    if box is not None:
+        side = np.broadcast_to(box, multipliers.upper.shape).ravel()
+        centre = np.concatenate([multipliers.upper.ravel(), multipliers.lower.ravel()])
+        low[: len(centre)] = np.maximum(0.0, centre - np.tile(side, 2))
+        high[: len(centre)] = centre + np.tile(side, 2)
+    bounds = list(zip(low, np.where(np.isfinite(high), high, None)))
     for tau in temperatures:
         dual = _SmoothedDual(problem, tau)
         x0 = np.concatenate([multipliers.upper.ravel(), multipliers.lower.ravel()] + ([[multipliers.budget]] if problem.has_budget else []))
-        result = minimize(dual, x0, jac=True, method="L-BFGS-B", bounds=[(0.0, None)] * len(x0),
+        result = minimize(dual, x0, jac=True, method="L-BFGS-B", bounds=bounds,
                           options={"maxiter": iterations_per_stage, "maxcor": 20, "ftol": 1e-12, "gtol": 1e-9})
         evaluations += dual.evaluations
         multipliers = dual.unpack(result.x)

@@ -2,7 +2,9 @@
 
 1. Round: each unit draws one of its pairs with its fractional weight (`sampled_choice`), and
    units go back to their current reps while the draw overspends the disruption budget.
-2. Repair (`pair_repair`): each rep still outside a band re-splits units with one or two
+2. Balance (`balance`): single moves toward the bands, least cost per violation removed first,
+   many per round; they bring most reps in cheaply when rounding leaves many a little out.
+   Repair (`pair_repair`): each rep still outside a band re-splits units with one or two
    partner reps, exactly, as a small MILP (HiGHS) in which every rep it touches must end inside
    its bands; so the reps outside only ever get fewer.
 3. Improve: shift moves (one unit to another of its reps) that lower the cost and keep both
@@ -31,6 +33,9 @@ NODE_LIMIT = 200  # branch-and-bound nodes per re-split (deterministic, unlike t
 NEIGHBOURHOOD_UNITS = 150  # units per exact re-split of two reps: small MILPs solve in milliseconds
 IMPROVE_WORK = 2_000_000_000  # pair scorings the shift and swap rounds may spend in all
 PARTIAL_PARTNERS = 32  # partners a rep far outside its band re-splits with, one by one, to get closer
+BALANCE_ROUNDS = 10  # rounds of single moves toward the bands before the exact repair
+BALANCE_TRIES = 100  # moves a balancing round tries, per rep, the cheapest per violation removed first
+BALANCE_CHUNK = 2_000_000  # pairs scored at once by a balancing round (bounds its memory)
 PARTIAL_SHARES = (0.5, 0.2)  # of its distance to its band such a re-split must close: half, else a fifth
 
 
@@ -80,6 +85,67 @@ def _apply(problem: AssignmentProblem, choice: np.ndarray, totals: np.ndarray, p
     np.add.at(totals, problem.rep[old], -problem.load[units])
     np.add.at(totals, problem.rep[pairs], problem.load[units])
     choice[units] = pairs
+
+
+def balance(problem: AssignmentProblem, choice: np.ndarray, rounds: int = BALANCE_ROUNDS) -> np.ndarray:
+    """Bring reps toward their bands by single moves, cheapest per unit of violation removed first.
+
+    A round scores every move that involves a rep outside a band by the violation it removes from
+    its two reps (scaled measures) and the cost it adds; the moves of least cost per violation
+    removed are then applied one by one, each re-checked against the totals the earlier ones left
+    (so each removes violation exactly), a unit at most once. Rounds repeat while one helps, at most
+    `rounds` (a budget of work). Far cheaper than exact re-splits when rounding leaves most reps a
+    little outside; the re-splits then bring in the few it cannot.
+    """
+    choice = choice.copy()
+    totals = problem.rep_loads(choice)
+    for _ in range(rounds):
+        outside = violation(totals, problem.lower, problem.upper) > INSIDE
+        if not outside.any():
+            break
+        current = choice[problem.unit]
+        now = violation(totals, problem.lower, problem.upper)
+        moves, scores = [], []
+        for start in range(0, len(problem.unit), BALANCE_CHUNK):
+            pairs = np.arange(start, min(len(problem.unit), start + BALANCE_CHUNK))
+            a, b = problem.rep[current[pairs]], problem.rep[pairs]
+            pairs = pairs[(a != b) & (outside[a] | outside[b])]
+            a, b, load = problem.rep[current[pairs]], problem.rep[pairs], problem.pair_load[pairs]
+            removed = now[a] + now[b]
+            removed -= violation(totals[a] - load, problem.lower[a], problem.upper[a])
+            removed -= violation(totals[b] + load, problem.lower[b], problem.upper[b])
+            helps = removed > INSIDE
+            moves.append(pairs[helps])
+            scores.append((problem.cost[pairs[helps]] - problem.cost[current[pairs[helps]]]) / removed[helps])
+        moves, scores = np.concatenate(moves), np.concatenate(scores)
+        if len(moves) > BALANCE_TRIES * problem.reps:
+            best = np.argpartition(scores, BALANCE_TRIES * problem.reps - 1)[: BALANCE_TRIES * problem.reps]
+            moves, scores = moves[best], scores[best]
+        room = _room(problem, choice)
+        moved = np.zeros(problem.units, dtype=bool)
+        taken = 0
+        for pair in moves[np.lexsort((moves, scores))].tolist():
+            unit = problem.unit[pair]
+            source, target = problem.rep[choice[unit]], problem.rep[pair]
+            if moved[unit] or not (outside[source] or outside[target]):
+                continue
+            load = problem.load[unit]
+            before = (violation(totals[source], problem.lower[source], problem.upper[source])
+                      + violation(totals[target], problem.lower[target], problem.upper[target]))
+            after = (violation(totals[source] - load, problem.lower[source], problem.upper[source])
+                     + violation(totals[target] + load, problem.lower[target], problem.upper[target]))
+            spend = problem.budget_weight[pair] - problem.budget_weight[choice[unit]] if problem.has_budget else 0.0
+            if before - after <= INSIDE or spend > room + EPSILON:
+                continue
+            room -= max(0.0, spend)
+            totals[source] -= load
+            totals[target] += load
+            choice[unit], moved[unit] = pair, True
+            taken += 1
+        if not taken:
+            break
+        totals = problem.rep_loads(choice)  # free of the drift of incremental updates
+    return choice
 
 
 def improve(problem: AssignmentProblem, choice: np.ndarray, deadline: float) -> np.ndarray:
@@ -349,6 +415,8 @@ def _close_in(
         if inside or time.perf_counter() >= deadline:
             break
         pairs = _between(problem, index, choice, np.array([rep, partner]), units)
+        if not len(pairs):  # the two share no unit that could move
+            continue
         plan = reoptimise(problem, choice, pairs, SOLVE_SECONDS, totals, _closer(problem, totals, rep, share))
         if plan is not None:
             choice, totals = plan, _moved_totals(problem, totals, choice, plan, pairs)
@@ -382,6 +450,8 @@ def pair_repair(problem: AssignmentProblem, choice: np.ndarray, deadline: float,
                 if time.perf_counter() >= deadline:
                     break
                 pairs = _between(problem, index, choice, np.array([rep, *group]), units)
+                if not len(pairs):  # they share no unit that could move
+                    continue
                 plan = reoptimise(problem, choice, pairs, SOLVE_SECONDS, totals)
                 if plan is not None:
                     choice, totals = plan, _moved_totals(problem, totals, choice, plan, pairs)

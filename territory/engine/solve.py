@@ -6,16 +6,18 @@
    the binding constraints are returned instead (diagnosis.py).
 3. Candidates: a unit (or a whole account family, which moves as one) keeps its cheapest
    eligible reps and its current rep as candidate pairs. In a large pool, "cheapest" is by
-   reduced cost at the band prices of the dual over a sample of the units (a warm start).
-4. Bound: the Lagrangian dual over the candidates (lagrangian.py); then every eligible pair,
-   candidate or not, is priced at the dual's multipliers: pairs cheaper than a unit's best
-   candidate join the candidates and the dual resumes (column generation), and the bound is
-   L evaluated over every eligible pair, so it holds for the full problem. A bound above the
+   reduced cost at the band prices of the dual over every eligible pair of a sample of the
+   units (a warm start).
+4. Bound: the Lagrangian dual over the candidates (lagrangian.py), from a warm start within a
+   box around it; then every eligible pair, candidate or not, is priced at the dual's
+   multipliers: pairs cheaper than a unit's best candidate join the candidates and the dual
+   resumes (column generation), and the bound is L evaluated over every eligible pair (at the
+   end, or at the warm start if higher), so it holds for the full problem. A bound above the
    cost of the dearest assignment proves that no plan exists; the multipliers that grew name
    the conflicting constraints.
-5. Plan: the dual's fractional assignment, aimed inside narrowed bands, rounded, repaired
-   into the bands and improved (primal.py); an instance of at most EXACT_PAIRS pairs is first
-   solved outright by HiGHS.
+5. Plan: the dual's fractional assignment, aimed inside narrowed bands, rounded, balanced and
+   repaired into the bands, and improved (primal.py); an instance of at most EXACT_PAIRS pairs
+   is first solved outright by HiGHS.
 """
 
 from __future__ import annotations
@@ -43,6 +45,7 @@ from territory.engine.lagrangian import (
 )
 from territory.engine.primal import (
     INSIDE,
+    balance,
     exact_split,
     improve,
     pair_repair,
@@ -61,11 +64,16 @@ START_BAND_SHARES = (0.8, 0.5)  # of each band's width, for the fractional plans
 START_DRAWS = 8  # roundings of each, the best kept
 EXACT_PAIRS = 2_000  # at most this many pairs: solve the whole MILP with HiGHS
 PRICING_ROUNDS = 5
+WARM_PRICING_ROUNDS = 1  # from a sample's prices, candidates are nearly right: later rounds gain a tenth as much
 PRICING_ENOUGH = 0.01  # share of units still gaining pairs at which column generation stops
 PRICING_GAP = 1e-3  # or the share of the bound that the pairs they would gain are worth
 RESUMED_ITERATIONS = 25  # dual iterations when resuming from earlier multipliers
 SEARCH_SOLVES = 500  # at most this many re-splits in the rep-pair search: beyond, each saves little
-SAMPLE_GROUPS = 100_000  # a larger pool first prices its bands on a sample of this many groups
+SAMPLE_GROUPS = 100_000  # a pool of more groups first prices its bands on a sample of at most this many groups
+SAMPLE_PAIRS = 6_500_000  # and of at most this many eligible pairs, every one of them in the sample's dual
+PARALLEL_UNITS = 200_000  # an instance of more units solves its independent parts side by side
+PART_WORKERS = 2  # on this many processes (spawning one costs about a second: worth it only for large parts)
+BOX = 0.25  # with a warm start, the dual moves each band price by at most this share of its measure's mean price
 
 LOGGER = logging.getLogger(__name__)
 
@@ -189,13 +197,14 @@ def _dense_spend(costs: CostModel, groups: Groups, block: np.ndarray, members: n
 
 def _candidates(
     costs: CostModel, groups: Groups, per_unit: int, multipliers: Multipliers | None = None,
-) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """Each group's cheapest eligible reps (by reduced cost at `multipliers`, if given) and its current rep:
-    (group, rep, cost, spend) sorted by group."""
+    (group, rep, cost, spend) sorted by group then rep, and each group's least reduced cost over every eligible
+    rep (its term of L at the multipliers: the candidates' pass prices every pair anyway)."""
     m = costs.instance.reps.count
     keep = min(per_unit, m)
     budgeted = np.isfinite(_budget(costs.instance))
-    parts = []
+    parts, least = [], np.empty(groups.count)
     for block, members, local in _group_blocks(costs, groups):
         cost = _dense_block(costs, groups, block, members, local)
         spend = _dense_spend(costs, groups, block, members, local) if budgeted else None
@@ -205,6 +214,7 @@ def _candidates(
             ranked += cost
             if budgeted:
                 ranked += multipliers.budget * spend
+        least[block] = ranked.min(axis=1)
         chosen = np.zeros(cost.shape, dtype=bool)
         cheapest = np.argpartition(ranked, keep - 1, axis=1)[:, :keep] if keep < m else np.arange(m)[None, :]
         np.put_along_axis(chosen, np.broadcast_to(cheapest, (len(block), cheapest.shape[1])), True, axis=1)
@@ -214,7 +224,7 @@ def _candidates(
         chosen &= np.isfinite(cost)
         rows, reps = np.nonzero(chosen)
         parts.append((block[rows], reps, cost[rows, reps], spend[rows, reps] if budgeted else np.zeros(len(rows))))
-    return tuple(np.concatenate(column) for column in zip(*parts))
+    return (*(np.concatenate(column) for column in zip(*parts)), least)
 
 
 @dataclass(frozen=True)
@@ -263,20 +273,26 @@ def _measure_scale(found: Bands) -> np.ndarray:
 
 
 def _new_pairs(problem: AssignmentProblem, groups: np.ndarray, reps: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """The (group, rep) pairs of `groups` x their `reps` (one row per group) not yet candidates."""
+    """The (group, rep) pairs of `groups` x their `reps` (one row per group) not yet candidates.
+
+    The candidates are sorted by group, then rep, so each pair is looked up by bisection in their keys.
+    """
     group = np.repeat(groups, reps.shape[1])
     rep = reps.ravel()
-    known = np.isin(group * problem.reps + rep, problem.unit.astype(np.int64) * problem.reps + problem.rep)
+    keys = problem.unit.astype(np.int64) * problem.reps + problem.rep
+    wanted = group.astype(np.int64) * problem.reps + rep
+    at = np.minimum(np.searchsorted(keys, wanted), len(keys) - 1)
+    known = keys[at] == wanted
     return group[~known], rep[~known]
 
 
 def _with_pairs(problem: AssignmentProblem, group, rep, cost, spend) -> AssignmentProblem:
-    """The problem with more candidate pairs, kept sorted by unit."""
-    unit = np.concatenate([problem.unit, group])
-    order = np.argsort(unit, kind="stable")
+    """The problem with more candidate pairs, kept sorted by unit, then rep."""
+    unit, reps = np.concatenate([problem.unit, group]), np.concatenate([problem.rep, rep])
+    order = np.lexsort((reps, unit))
     weight = None if problem.budget_weight is None else np.concatenate([problem.budget_weight, spend])[order]
     return AssignmentProblem(
-        unit=unit[order], rep=np.concatenate([problem.rep, rep])[order], cost=np.concatenate([problem.cost, cost])[order],
+        unit=unit[order], rep=reps[order], cost=np.concatenate([problem.cost, cost])[order],
         load=problem.load, lower=problem.lower, upper=problem.upper, budget_weight=weight, budget=problem.budget,
     )
 
@@ -312,8 +328,10 @@ def _peak_memory_mb() -> float:
 
 
 def default_time_limit(instance: Instance) -> float:
-    """A safety stop, in seconds: 30 s plus 1 ms per unit. Searches end by their work budget well before it."""
-    return 30.0 + 1e-3 * instance.units.count
+    """A safety stop, in seconds: 30 s plus 1 ms per unit and 0.5 s per rep (the repair re-splits each rep
+    that rounding leaves outside a band: hundreds in a pool of a thousand reps). Searches end by their work
+    budget well before it."""
+    return 30.0 + 1e-3 * instance.units.count + 0.5 * instance.reps.count
 
 
 def search_solves(instance: Instance) -> int:
@@ -329,8 +347,10 @@ def solve(
 
     An instance whose independent parts share no unit, rep or constraint (its pools, when there
     is no disruption budget) is solved part by part, each on its own scale of costs and
-    measures, and the plans merged (`territory.engine.decompose`, which runs the same parts on
-    several processes too).
+    measures, and the plans merged (`territory.engine.decompose`); with more than
+    PARALLEL_UNITS units, on PART_WORKERS processes side by side. The plan is the same either
+    way: each part's solve depends only on its own instance (fixed seeds, work budgets), not on
+    the process it runs in, unless its safety time limit binds.
 
     Deterministic: the search is bounded by work (`effort` re-splits, `search_solves` by
     default), not time; `time_limit` (default `default_time_limit`) is a safety stop, and the
@@ -343,15 +363,18 @@ def solve(
     found = bands(instance, costs)
     parts = independent_parts(instance, found)
     if len(parts) > 1:
-        return merge(instance, parts, solve_parts(parts, time_limit, effort, candidates_per_unit), started)
+        workers = PART_WORKERS if instance.units.count > PARALLEL_UNITS else 1
+        return merge(instance, parts, solve_parts(parts, time_limit, effort, candidates_per_unit, workers), started)
     return _solve_pools_together(instance, costs, found, time_limit, effort, candidates_per_unit, started)
 
 
 def _column_generation(
     costs: CostModel, groups: Groups, problem: AssignmentProblem, dual: LagrangianBound, log: list[str], started: float,
+    box: np.ndarray | None = None, rounds: int = PRICING_ROUNDS,
 ) -> tuple[AssignmentProblem, LagrangianBound, Pricing]:
-    """Add the pairs that price below each group's candidates and resume the dual, until few groups gain any."""
-    for _ in range(PRICING_ROUNDS):
+    """Add the pairs that price below each group's candidates and resume the dual (each move of the multipliers
+    within `box`, if given), until few groups gain any, at most `rounds` times; then price every pair once more."""
+    for _ in range(rounds):
         pricing = _price_all_pairs(costs, groups, problem, dual.multipliers)
         # the bound prices the rest anyway: stop when few units gain pairs, or when those they gain barely move it
         if (len(pricing.missing) <= PRICING_ENOUGH * groups.count
@@ -364,7 +387,7 @@ def _column_generation(
         new_cost, new_spend = _pair_costs(costs, groups, new_group, new_rep)
         problem = _with_pairs(problem, new_group, new_rep, new_cost, new_spend)
         dual = lagrangian_bound(problem, start=dual.multipliers, temperatures=(dual.temperature,),
-                                iterations_per_stage=RESUMED_ITERATIONS)
+                                iterations_per_stage=RESUMED_ITERATIONS, box=box)
     return problem, dual, _price_all_pairs(costs, groups, problem, dual.multipliers)
 
 
@@ -380,16 +403,20 @@ def _subset(groups: Groups, chosen: np.ndarray) -> Groups:
 
 
 def _sample_multipliers(
-    costs: CostModel, groups: Groups, lower: np.ndarray, upper: np.ndarray, per_unit: int, log: list[str], started: float,
+    costs: CostModel, groups: Groups, lower: np.ndarray, upper: np.ndarray, log: list[str], started: float,
 ) -> Multipliers | None:
-    """Band prices from the dual over a sample of SAMPLE_GROUPS groups, the bands (and budget) shrunk to the
-    sample's share: a price is per unit of measure, so it carries over to the whole pool as a warm start
-    and ranks its candidates. None when the sample's bands are out of reach (sampling can make them so)."""
-    chosen = np.sort(np.random.default_rng(0).choice(groups.count, SAMPLE_GROUPS, replace=False))
+    """Band prices from the dual over every eligible pair of a sample of groups (SAMPLE_GROUPS, fewer when that
+    would exceed SAMPLE_PAIRS pairs), the bands (and budget) shrunk to the sample's share.
+    A price is per unit of measure, so it carries over to the whole pool as a warm start and ranks its
+    candidates; the sample holds every pair, so its prices are not distorted by missing ones (a dual over
+    a few candidates per unit runs to prices at which the pairs it lacks are far cheaper). None when the
+    sample's bands are out of reach (sampling can make them so)."""
+    size = min(SAMPLE_GROUPS, max(1, SAMPLE_PAIRS // costs.instance.reps.count))
+    chosen = np.sort(np.random.default_rng(0).choice(groups.count, size, replace=False))
     sample = _subset(groups, chosen)
     total = groups.load.sum(axis=0)
     share = np.divide(sample.load.sum(axis=0), total, out=np.ones_like(total), where=total > 0)
-    group, rep, cost, spend = _candidates(costs, sample, per_unit)
+    group, rep, cost, spend, _ = _candidates(costs, sample, costs.instance.reps.count)
     budget = _budget(costs.instance)
     owned = groups.budget_weight.sum()
     problem = AssignmentProblem(
@@ -397,10 +424,11 @@ def _sample_multipliers(
         budget_weight=spend if np.isfinite(budget) else None,
         budget=budget * sample.budget_weight.sum() / owned if owned > 0 else budget,
     )
-    problem, dual, pricing = _column_generation(costs, sample, problem, lagrangian_bound(problem), log, started)
-    usable = pricing.bound <= pricing.dearest * (1 + 1e-9) + 1e-9
-    log.append(f"sample of {SAMPLE_GROUPS:,} groups priced the bands{'' if usable else ' out of reach: no warm start'} "
-               f"({time.perf_counter() - started:.2f} s)")
+    dual = lagrangian_bound(problem)
+    dearest = float(np.maximum.reduceat(cost, problem.unit_starts).sum())
+    usable = dual.value <= dearest * (1 + 1e-9) + 1e-9
+    log.append(f"sample of {size:,} groups priced the bands{'' if usable else ' out of reach: no warm start'} "
+               f"({len(group):,} pairs, every eligible one; {time.perf_counter() - started:.2f} s)")
     return dual.multipliers if usable else None
 
 
@@ -417,8 +445,8 @@ def _solve_pools_together(
         candidates_per_unit = instance.reps.count if every else CANDIDATES_PER_UNIT
     warm = None
     if groups.count > SAMPLE_GROUPS and candidates_per_unit < instance.reps.count:
-        warm = _sample_multipliers(costs, groups, found.lower * scale, found.upper * scale, candidates_per_unit, log, started)
-    group, rep, cost, spend = _candidates(costs, groups, candidates_per_unit, warm)
+        warm = _sample_multipliers(costs, groups, found.lower * scale, found.upper * scale, log, started)
+    group, rep, cost, spend, least = _candidates(costs, groups, candidates_per_unit, warm)
     log.append(f"{instance.units.count:,} units in {groups.count:,} groups, {instance.reps.count:,} reps, "
                f"{len(found.pool_names)} pool(s), {len(group):,} candidate pairs ({time.perf_counter() - started:.2f} s)")
     binding = diagnose(instance, found, groups.of_unit, groups.load / scale, group, rep)
@@ -430,11 +458,15 @@ def _solve_pools_together(
         unit=group, rep=rep, cost=cost, load=groups.load, lower=found.lower * scale, upper=found.upper * scale,
         budget_weight=spend if np.isfinite(budget) else None, budget=budget,
     )
-    dual = lagrangian_bound(problem, start=warm)
-    log.append(f"dual: bound {dual.value:,.2f} over candidates after {dual.evaluations} evaluations, "
-               f"{time.perf_counter() - started:.2f} s")
-    problem, dual, pricing = _column_generation(costs, groups, problem, dual, log, started)
-    bound, dearest = pricing.bound, pricing.dearest
+    # L at the warm start over every eligible pair, from the pass that chose the candidates: a bound already
+    warm_bound = float(least.sum()) + dual_constant(problem, warm) if warm is not None else -np.inf
+    box = None if warm is None else BOX * np.abs(warm.price).mean(axis=0)
+    dual = lagrangian_bound(problem, start=warm, box=box)
+    log.append(f"dual: bound {dual.value:,.2f} over candidates after {dual.evaluations} evaluations "
+               f"(at the warm start, {warm_bound:,.2f} over every pair), {time.perf_counter() - started:.2f} s")
+    rounds = PRICING_ROUNDS if warm is None else WARM_PRICING_ROUNDS
+    problem, dual, pricing = _column_generation(costs, groups, problem, dual, log, started, box, rounds)
+    bound, dearest = max(pricing.bound, warm_bound), pricing.dearest
     log.append(f"bound over every eligible pair: {bound:,.2f} after {time.perf_counter() - started:.2f} s")
     if not bound <= dearest * (1 + 1e-9) + 1e-9:
         # no assignment costs more than `dearest`, so a bound above it proves that none keeps every band
@@ -454,6 +486,10 @@ def _solve_pools_together(
         log.append(f"exact MILP over all {len(problem.unit):,} pairs: {'no plan' if plan is None else 'plan found'}")
         if plan is not None:
             choice = plan
+    choice = balance(problem, choice)
+    outside = int((violation(problem.rep_loads(choice), problem.lower, problem.upper) > INSIDE).sum())
+    log.append(f"balanced: cost {problem.cost[choice].sum():,.2f}, {outside:,} rep(s) outside a band, "
+               f"{time.perf_counter() - started:.2f} s")
     choice, feasible = pair_repair(problem, choice, deadline)
     log.append(f"repair: {'every band holds' if feasible else 'some bands still violated'}, cost "
                f"{problem.cost[choice].sum():,.2f}, after {time.perf_counter() - started:.2f} s")

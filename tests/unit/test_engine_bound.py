@@ -87,3 +87,24 @@ def test_a_unit_without_an_eligible_rep_is_named():
             unit=np.array([0, 2]), rep=np.array([0, 0]), cost=np.zeros(2),
             load=np.ones((3, 1)), lower=np.zeros((1, 1)), upper=np.ones((1, 1)) * 3,
         )
+
+
+def test_a_box_keeps_every_multiplier_near_its_start():
+    problem = _problem(np.random.default_rng(7), units=8, reps=3, slack=0.05)
+    start = Multipliers(np.full(problem.lower.shape, 2.0), np.full(problem.lower.shape, 1.0))
+
+    boxed = lagrangian_bound(problem, start=start, box=np.array([0.5, 0.25]))
+
+    assert np.all(np.abs(boxed.multipliers.upper - start.upper) <= np.array([0.5, 0.25]) + 1e-12)
+    assert np.all(np.abs(boxed.multipliers.lower - start.lower) <= np.array([0.5, 0.25]) + 1e-12)
+    assert boxed.value >= relaxed_choice(problem, start)[0]  # the best point, the start included
+
+
+def test_a_box_of_width_zero_leaves_the_start():
+    problem = _problem(np.random.default_rng(8), units=8, reps=3, slack=0.05)
+    start = Multipliers(np.full(problem.lower.shape, 2.0), np.zeros(problem.lower.shape))
+
+    boxed = lagrangian_bound(problem, start=start, box=np.zeros(2))
+
+    assert boxed.value == pytest.approx(relaxed_choice(problem, start)[0])
+    np.testing.assert_array_equal(boxed.multipliers.price, start.price)

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from territory.engine import solve as solve_module
-from territory.engine.primal import improve, pair_repair
+from territory.engine.primal import balance, improve, pair_repair
 from territory.engine.problem import AssignmentProblem
 from territory.engine.synthetic import synthetic_instance
 
@@ -61,3 +61,36 @@ def test_a_large_pool_starts_from_the_prices_of_a_sample(monkeypatch):
     assert any(line.startswith("sample of 300 groups priced the bands (") for line in solution.log)  # and was used
     assert solution.feasible and solution.lower_bound <= solution.objective
     assert all(deviation <= 0.05 + 1e-6 for deviation in solution.max_deviation.values())
+
+
+def _two_reps_off_balance() -> tuple[AssignmentProblem, np.ndarray]:
+    """Rep 0 holds units 0-2 (load 1 each), rep 1 unit 3; both bands are [1.5, 2.5].
+
+    Moving unit 0, 1 or 2 to rep 1 costs 5, 1 or 3 and brings both reps inside (removes 0.5 + 0.5).
+    """
+    problem = AssignmentProblem(
+        unit=np.repeat(np.arange(4), 2), rep=np.tile([0, 1], 4), cost=np.array([0.0, 5.0, 0.0, 1.0, 0.0, 3.0, 0.0, 0.0]),
+        load=np.ones((4, 1)), lower=np.full((2, 1), 1.5), upper=np.full((2, 1), 2.5),
+    )
+    return problem, np.array([0, 2, 4, 7])
+
+
+def test_balancing_makes_the_move_of_least_cost_per_violation_removed():
+    problem, start = _two_reps_off_balance()
+
+    balanced = balance(problem, start)
+
+    np.testing.assert_array_equal(balanced, [0, 3, 4, 7])  # unit 1 moves, at a cost of 1
+    np.testing.assert_array_equal(problem.rep_loads(balanced)[:, 0], [2.0, 2.0])
+
+
+def test_balancing_stops_when_no_move_removes_violation():
+    # rep 0 holds 8 units of load 1 in [1.5, 2.5] and rep 1 none in [0, 0]: no move helps rep 0 without
+    # hurting rep 1 as much, so nothing moves
+    problem = AssignmentProblem(
+        unit=np.repeat(np.arange(8), 2), rep=np.tile([0, 1], 8), cost=np.zeros(16),
+        load=np.ones((8, 1)), lower=np.array([[1.5], [0.0]]), upper=np.array([[2.5], [0.0]]),
+    )
+    start = np.arange(0, 16, 2)
+
+    np.testing.assert_array_equal(balance(problem, start), start)
