@@ -65,6 +65,11 @@ class RunSettings(ConfigurableResource):
     """Settings of every run: the plan file (the snapshot date is the run's partition)."""
 
     plan_path: str = ""  # empty means the repository's plan.yml
+    # True: the solve hands each independent part of the plan to a step of its own, which an executor that
+    # runs steps side by side solves in parallel. False, for runs whose steps go one after another in one
+    # process (the territory command): one step takes the whole plan, and the engine solves its parts
+    # side by side itself (territory.engine.solve.solve). The plan is the same either way.
+    parts_as_steps: bool = True
 
     def plan(self) -> Plan:
         """The validated plan configuration; a bad file raises PlanError naming the key."""

@@ -8,10 +8,12 @@ of their own:
     solve_territory_part   one part solved: a step per part
     merge_territory_plan   the parts' plans merged (the bound is the sum of theirs), the tables written
 
-Run in process (the CLI, the tests) the parts are solved one after another; launched runs (the
-multiprocess executor, Dagster's default) or Celery and Kubernetes executors solve them side by
-side (docs/operations.md). Either way the plan is the one `territory.engine.solve.solve` gives for
-the whole instance, so the tables are the same.
+Launched runs (the multiprocess executor, Dagster's default) or Celery and Kubernetes executors
+solve the part steps side by side (docs/operations.md). Runs whose steps go one after another in
+one process (the territory command: RunSettings.parts_as_steps is false) make the whole instance
+one step, and the engine solves its parts itself, side by side on processes of its own for a
+large plan. Either way the plan is the one `territory.engine.solve.solve` gives for the whole
+instance, so the tables are the same.
 
 Dynamic outputs rather than a partition per part: the parts are known only once the marts are
 read (they follow the data and the plan file's eligibility rules), the asset's partitions are
@@ -42,9 +44,10 @@ from dagster import (
 from assets.owners import SALES_OPERATIONS
 from assets.partitions import one_date_per_run, snapshot_partitions
 from assets.resources import RunSettings, Warehouse
-from territory.engine.bands import bands
+from territory.engine.bands import Bands, bands
 from territory.engine.costs import CostModel
 from territory.engine.decompose import Part, independent_parts, merge
+from territory.engine.instance import Instance
 from territory.engine.solution import Solution
 from territory.engine.solve import progress_to, solve
 from territory.planning import ACCOUNT_COLUMNS, REP_COLUMNS, instance_from_marts, plan_tables
@@ -67,6 +70,16 @@ def _read_marts(warehouse: Warehouse) -> tuple[pd.DataFrame, pd.DataFrame, pd.Da
         return conn.sql(ACCOUNTS_QUERY).df(), conn.sql(REPS_QUERY).df(), conn.sql(MARKETS_QUERY).df()
 
 
+def _steps(instance: Instance, run_settings: RunSettings, found: Bands | None = None) -> list[Part]:
+    """What the run solves, a step each: the instance's independent parts, or with `parts_as_steps` false the
+    whole instance as one part (its solve splits it again)."""
+    parts = independent_parts(instance, found)
+    if run_settings.parts_as_steps or len(parts) == 1:
+        return parts
+    whole = "; ".join(part.name for part in parts)
+    return [Part(whole, np.arange(instance.units.count), np.arange(instance.reps.count), instance)]
+
+
 @op(ins={mart: In(Nothing) for mart in MARTS}, out=DynamicOut(Part))
 def split_territory_plan(
     context: OpExecutionContext, warehouse: Warehouse, run_settings: RunSettings,
@@ -75,9 +88,9 @@ def split_territory_plan(
     accounts, reps, _ = _read_marts(warehouse)
     if reps.empty:
         raise Failure("no active rep in dim_reps: nobody can own accounts")
-    parts = independent_parts(instance_from_marts(accounts, reps, run_settings.plan()))
-    context.log.info(f"Assigning {len(accounts):,} accounts to {len(reps):,} active reps in {len(parts)} independent "
-                     f"part(s): {'; '.join(part.name for part in parts)}")
+    parts = _steps(instance_from_marts(accounts, reps, run_settings.plan()), run_settings)
+    context.log.info(f"Assigning {len(accounts):,} accounts to {len(reps):,} active reps in {len(parts)} step(s): "
+                     f"{' | '.join(part.name for part in parts)}")
     for index, part in enumerate(parts):
         yield DynamicOutput(part, mapping_key=f"part_{index + 1}")
 
@@ -115,7 +128,7 @@ def merge_territory_plan(
     instance = instance_from_marts(accounts, reps, plan)
     found = bands(instance, CostModel(instance))
     with progress_to(context.log.info):
-        solution = merge(instance, independent_parts(instance, found), solutions)
+        solution = merge(instance, _steps(instance, run_settings, found), solutions)
     tables = plan_tables(instance, accounts, reps, solution, found, context.run_id, plan, markets)
     written = {name: frame for name, frame in vars(tables).items() if solution.feasible or not frame.empty}
     warehouse.replace_tables("solve", written)

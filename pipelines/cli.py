@@ -680,11 +680,12 @@ def _check_snapshot_dates(first: dt.date, last: dt.date) -> None:
 
 
 def _definitions(crm_source):
-    """The project's definitions with this source; a malformed TERRITORY_* setting is a plain failure."""
+    """The project's definitions with this source, for runs in this process; a malformed TERRITORY_* setting is a
+    plain failure."""
     try:
         from pipelines.definitions import build_definitions
 
-        return build_definitions(crm_source=crm_source)
+        return build_definitions(crm_source=crm_source, in_process=True)
     except ValueError as error:
         raise _Failure(str(error)) from error
 

@@ -181,8 +181,12 @@ def _require(environ: Mapping[str, str], what: str, *names: str) -> None:
         raise ValueError(f"{what} needs the environment variable(s) {', '.join(missing)} (see docs/sources/)")
 
 
-def build_definitions(crm_source: CrmSource | None = None) -> Definitions:
-    """The project's Definitions; the CLI passes its own source, deployments use the environment."""
+def build_definitions(crm_source: CrmSource | None = None, in_process: bool = False) -> Definitions:
+    """The project's Definitions; the CLI passes its own source, deployments use the environment.
+
+    `in_process`: the runs execute their steps one after another in this process (the CLI), so the
+    solve leaves the plan's independent parts to the engine, which solves them side by side.
+    """
     return Definitions(
         assets=[
             raw_crm_tables, validated_crm_tables, territory_dbt_models, territory_plan, coverage_plan, territory_quotas,
@@ -195,7 +199,7 @@ def build_definitions(crm_source: CrmSource | None = None) -> Definitions:
             "crm_source": crm_source or source_from_env(),
             "warehouse": Warehouse(home=os.environ["TERRITORY_HOME"]),
             "dbt": DbtCliResource(project_dir=dbt_project, dbt_executable=DBT_EXECUTABLE),
-            "run_settings": RunSettings(plan_path=os.environ.get("TERRITORY_PLAN", "")),
+            "run_settings": RunSettings(plan_path=os.environ.get("TERRITORY_PLAN", ""), parts_as_steps=not in_process),
         },
         loggers={"progress": progress_logger},
     )

@@ -81,3 +81,24 @@ def test_the_merge_leaves_no_stored_parts_behind(solved_both_ways):
     stored = home / "dagster" / "storage" / run.run_id
     assert stored.is_dir()  # the run's compute logs are there
     assert not list(stored.glob("solve__territory_plan.s*")), "the parts and their plans should be deleted once merged"
+
+
+def test_where_steps_run_in_turn_one_step_solves_every_part_to_the_same_plan(solved_both_ways):
+    """The territory command's runs (steps one after another in one process) leave the parts to the engine."""
+    home, _ = solved_both_ways
+    source = DemoCrmSource(accounts=2_000, reps=15, seed=4, as_of=SNAPSHOT)
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("TERRITORY_HOME", str(home))
+        job = build_definitions(crm_source=source, in_process=True).resolve_job_def("build_territories_job")
+        run = job.get_subset(asset_selection={SOLVE}, asset_check_selection=set()).execute_in_process(
+            instance=DagsterInstance.ephemeral(), partition_key=SNAPSHOT)
+    assert run.success
+    parts = [event for event in run.all_events if event.event_type_value == "STEP_START"
+             and event.step_key.startswith("solve__territory_plan.solve_territory_part[")]
+    assert len(parts) == 1
+    query = f"select {ASSIGNMENT_COLUMNS} from {{}} order by account_id"
+    with duckdb.connect(str(home / "analytics.duckdb"), read_only=True) as conn:
+        published = conn.execute(query.format("territory_assignments")).fetchall()
+    with duckdb.connect(str(home / "warehouse.duckdb"), read_only=True) as conn:
+        solved = conn.execute(query.format("solve.territory_assignments")).fetchall()
+    assert solved == published
