@@ -2,10 +2,12 @@
 
 
 import datetime as dt
+import fcntl
 import json
 import os
 import shutil
 import sys
+import tempfile
 from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -33,12 +35,31 @@ def _manifest_is_stale(project: DbtProject) -> bool:
     return any(path.stat().st_mtime > built for path in sources if path.is_file())
 
 
-if _manifest_is_stale(dbt_project):  # parse once after a checkout or an edit, not on every load
-    # The models read the plan's sections as vars even to parse; any valid plan and date give the same graph.
-    parse_vars = RunSettings(plan_path=os.environ.get("TERRITORY_PLAN", "")).dbt_vars(dt.date.today())
-    DbtCliResource(project_dir=dbt_project, dbt_executable=DBT_EXECUTABLE).cli(
-        ["parse", "--quiet", "--vars", json.dumps(parse_vars)], target_path=dbt_project.target_path
-    ).wait()
+def _parse_if_stale(project: DbtProject) -> None:
+    """Parse the project once after a checkout or an edit, not on every load.
+
+    Processes that load the definitions at once (pytest's workers, the UI beside a command) take
+    turns on a lock, and each parse writes a folder of its own whose manifest then replaces the old
+    one in a single rename: two parses writing target/manifest.json together leave it corrupt.
+    """
+    if not _manifest_is_stale(project):
+        return
+    target = project.manifest_path.parent  # project.target_path is relative to the project
+    target.mkdir(parents=True, exist_ok=True)
+    with open(target / "parse.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if not _manifest_is_stale(project):  # parsed by another process while this one waited
+            return
+        # The models read the plan's sections as vars even to parse; any valid plan and date give the same graph.
+        parse_vars = RunSettings(plan_path=os.environ.get("TERRITORY_PLAN", "")).dbt_vars(dt.date.today())
+        with tempfile.TemporaryDirectory(prefix="parse-", dir=target) as scratch:
+            DbtCliResource(project_dir=project, dbt_executable=DBT_EXECUTABLE).cli(
+                ["parse", "--quiet", "--vars", json.dumps(parse_vars)], target_path=Path(scratch)
+            ).wait()
+            os.replace(Path(scratch) / "manifest.json", project.manifest_path)
+
+
+_parse_if_stale(dbt_project)
 
 
 class TerritoryDbtTranslator(DagsterDbtTranslator):
