@@ -3,7 +3,8 @@
 1. Round: each unit draws one of its pairs with its fractional weight (`sampled_choice`), and
    units go back to their current reps while the draw overspends the disruption budget.
 2. Balance (`balance`): single moves toward the bands, least cost per violation removed first,
-   many per round; they bring most reps in cheaply when rounding leaves many a little out.
+   in vectorised batches in which each rep only gives or only takes; they bring many reps in
+   cheaply when rounding leaves many a little out.
    Repair (`pair_repair`): each rep still outside a band re-splits units with one or two
    partner reps, exactly, as a small MILP (HiGHS) in which every rep it touches must end inside
    its bands; so the reps outside only ever get fewer.
@@ -29,12 +30,13 @@ EPSILON = 1e-9
 INSIDE = 1e-7  # a total this close outside its band (scaled) counts as inside
 HIGHS_MIP_TOLERANCE = 1e-6  # how far outside a row HiGHS's MILP solutions may be: re-splits aim this far inside
 SOLVE_SECONDS = 10.0  # HiGHS limit per re-split: far above what one takes, so that it never decides the answer
+EXACT_GAP = 1e-5  # relative gap at which HiGHS stops a re-split that lowers the cost
+REPAIR_GAP = 1e-2  # and one that repairs: any plan inside the bands will do, the searches then lower its cost
 NODE_LIMIT = 200  # branch-and-bound nodes per re-split (deterministic, unlike time): a re-split with no plan by then fails
 NEIGHBOURHOOD_UNITS = 150  # units per exact re-split of two reps: small MILPs solve in milliseconds
 IMPROVE_WORK = 2_000_000_000  # pair scorings the shift and swap rounds may spend in all
 PARTIAL_PARTNERS = 32  # partners a rep far outside its band re-splits with, one by one, to get closer
 BALANCE_ROUNDS = 10  # rounds of single moves toward the bands before the exact repair
-BALANCE_TRIES = 100  # moves a balancing round tries, per rep, the cheapest per violation removed first
 BALANCE_CHUNK = 2_000_000  # pairs scored at once by a balancing round (bounds its memory)
 PARTIAL_SHARES = (0.5, 0.2)  # of its distance to its band such a re-split must close: half, else a fifth
 
@@ -90,62 +92,93 @@ def _apply(problem: AssignmentProblem, choice: np.ndarray, totals: np.ndarray, p
 def balance(problem: AssignmentProblem, choice: np.ndarray, rounds: int = BALANCE_ROUNDS) -> np.ndarray:
     """Bring reps toward their bands by single moves, cheapest per unit of violation removed first.
 
-    A round scores every move that involves a rep outside a band by the violation it removes from
-    its two reps (scaled measures) and the cost it adds; the moves of least cost per violation
-    removed are then applied one by one, each re-checked against the totals the earlier ones left
-    (so each removes violation exactly), a unit at most once. Rounds repeat while one helps, at most
-    `rounds` (a budget of work). Far cheaper than exact re-splits when rounding leaves most reps a
-    little outside; the re-splits then bring in the few it cannot.
+    Moves come in batches of two kinds: out of reps above a band into reps above none, and into
+    reps below a band out of reps below none. Within a batch each rep only gives or only takes,
+    so its totals change by the sum of its moves, and a batch is checked exactly in one
+    vectorised pass (`_balancing_batch`): no rep's violation grows, and each rep outside sheds
+    as much of its violation as its cheapest moves allow in one batch. Rounds of both batches
+    repeat while moves are made, at most `rounds` (a budget of work). Far cheaper than exact
+    re-splits when rounding leaves most reps a little out; the re-splits then bring in the few it
+    cannot (above a band on one measure and below on another, or boxed in by full neighbours).
     """
     choice = choice.copy()
     totals = problem.rep_loads(choice)
+    tolerance = EPSILON * np.maximum(1.0, np.abs(problem.upper))
     for _ in range(rounds):
-        outside = violation(totals, problem.lower, problem.upper) > INSIDE
-        if not outside.any():
-            break
-        current = choice[problem.unit]
-        now = violation(totals, problem.lower, problem.upper)
-        moves, scores = [], []
-        for start in range(0, len(problem.unit), BALANCE_CHUNK):
-            pairs = np.arange(start, min(len(problem.unit), start + BALANCE_CHUNK))
-            a, b = problem.rep[current[pairs]], problem.rep[pairs]
-            pairs = pairs[(a != b) & (outside[a] | outside[b])]
-            a, b, load = problem.rep[current[pairs]], problem.rep[pairs], problem.pair_load[pairs]
-            removed = now[a] + now[b]
-            removed -= violation(totals[a] - load, problem.lower[a], problem.upper[a])
-            removed -= violation(totals[b] + load, problem.lower[b], problem.upper[b])
-            helps = removed > INSIDE
-            moves.append(pairs[helps])
-            scores.append((problem.cost[pairs[helps]] - problem.cost[current[pairs[helps]]]) / removed[helps])
-        moves, scores = np.concatenate(moves), np.concatenate(scores)
-        if len(moves) > BALANCE_TRIES * problem.reps:
-            best = np.argpartition(scores, BALANCE_TRIES * problem.reps - 1)[: BALANCE_TRIES * problem.reps]
-            moves, scores = moves[best], scores[best]
-        room = _room(problem, choice)
-        moved = np.zeros(problem.units, dtype=bool)
         taken = 0
-        for pair in moves[np.lexsort((moves, scores))].tolist():
-            unit = problem.unit[pair]
-            source, target = problem.rep[choice[unit]], problem.rep[pair]
-            if moved[unit] or not (outside[source] or outside[target]):
-                continue
-            load = problem.load[unit]
-            before = (violation(totals[source], problem.lower[source], problem.upper[source])
-                      + violation(totals[target], problem.lower[target], problem.upper[target]))
-            after = (violation(totals[source] - load, problem.lower[source], problem.upper[source])
-                     + violation(totals[target] + load, problem.lower[target], problem.upper[target]))
-            spend = problem.budget_weight[pair] - problem.budget_weight[choice[unit]] if problem.has_budget else 0.0
-            if before - after <= INSIDE or spend > room + EPSILON:
-                continue
-            room -= max(0.0, spend)
-            totals[source] -= load
-            totals[target] += load
-            choice[unit], moved[unit] = pair, True
-            taken += 1
+        for out_of_above in (True, False):
+            moves = _balancing_batch(problem, choice, totals, tolerance, out_of_above)
+            _apply(problem, choice, totals, moves)
+            taken += len(moves)
         if not taken:
             break
         totals = problem.rep_loads(choice)  # free of the drift of incremental updates
     return choice
+
+
+def _running(rep: np.ndarray, load: np.ndarray) -> np.ndarray:
+    """(len(rep), M) per entry, the sum of `load` over it and the earlier entries of the same rep."""
+    order = np.argsort(rep, kind="stable")
+    summed = np.cumsum(load[order], axis=0)
+    first = np.searchsorted(rep[order], rep[order])  # where each entry's rep begins in `order`
+    running = np.empty_like(summed)
+    running[order] = summed - np.where(first[:, None] > 0, summed[np.maximum(first - 1, 0)], 0.0)
+    return running
+
+
+def _balancing_batch(
+    problem: AssignmentProblem, choice: np.ndarray, totals: np.ndarray, tolerance: np.ndarray, out_of_above: bool,
+) -> np.ndarray:
+    """The moves of one `balance` batch: out of reps above a band (`out_of_above`), else into reps below one.
+
+    The reps mended are outside on that side only; they give (take) to (from) reps not outside on the
+    same side. Every move that removes violation, its giver kept at or above its lower bounds and its
+    taker at or below its upper ones, is ranked by cost added per violation removed, each unit's best
+    move kept; in rank order, a move is kept while its mended rep is still outside before it, while
+    no giver drops below its lower bounds and no taker exceeds its upper ones by the moves before it
+    (running sums over the moves still kept: dropping moves only shrinks them), and while the budget
+    lasts.
+    """
+    lower, upper = problem.lower, problem.upper
+    above = (totals > upper + tolerance).any(axis=1)
+    below = (totals < lower - tolerance).any(axis=1)
+    mended = above & ~below if out_of_above else below & ~above
+    givers, takers = (mended, ~above) if out_of_above else (~below, mended)
+    if not mended.any():
+        return np.empty(0, dtype=np.int64)
+    now = violation(totals, lower, upper)
+    moves, scores = [], []
+    for start in range(0, len(problem.unit), BALANCE_CHUNK):
+        pairs = np.arange(start, min(len(problem.unit), start + BALANCE_CHUNK))
+        a, b = problem.rep[choice[problem.unit[pairs]]], problem.rep[pairs]
+        pairs = pairs[(a != b) & givers[a] & takers[b]]
+        current = choice[problem.unit[pairs]]
+        a, b, load = problem.rep[current], problem.rep[pairs], problem.pair_load[pairs]
+        fits = np.all(totals[a] - load >= lower[a] - tolerance[a], axis=1)
+        fits &= np.all(totals[b] + load <= upper[b] + tolerance[b], axis=1)
+        pairs, current, a, b, load = pairs[fits], current[fits], a[fits], b[fits], load[fits]
+        removed = now[a] + now[b]
+        removed -= violation(totals[a] - load, lower[a], upper[a])
+        removed -= violation(totals[b] + load, lower[b], upper[b])
+        helps = removed > INSIDE
+        moves.append(pairs[helps])
+        scores.append((problem.cost[pairs[helps]] - problem.cost[current[helps]]) / removed[helps])
+    moves, scores = np.concatenate(moves), np.concatenate(scores)
+    ranked = moves[np.lexsort((moves, scores))]
+    ranked = ranked[np.sort(np.unique(problem.unit[ranked], return_index=True)[1])]  # each unit's best, in rank order
+    source, target, load = problem.rep[choice[problem.unit[ranked]]], problem.rep[ranked], problem.pair_load[ranked]
+    side, sign = (source, -1.0) if out_of_above else (target, 1.0)
+    before = totals[side] + sign * (_running(side, load) - load)
+    keep = violation(before, lower[side], upper[side]) > INSIDE
+    ranked, source, target, load = ranked[keep], source[keep], target[keep], load[keep]
+    keep = np.all(totals[source] - _running(source, load) >= lower[source] - tolerance[source], axis=1)
+    ranked, source, target, load = ranked[keep], source[keep], target[keep], load[keep]
+    keep = np.all(totals[target] + _running(target, load) <= upper[target] + tolerance[target], axis=1)
+    ranked = ranked[keep]
+    if problem.has_budget:
+        spend = problem.budget_weight[ranked] - problem.budget_weight[choice[problem.unit[ranked]]]
+        ranked = ranked[np.cumsum(np.maximum(spend, 0.0)) <= _room(problem, choice) + EPSILON]
+    return ranked
 
 
 def improve(problem: AssignmentProblem, choice: np.ndarray, deadline: float) -> np.ndarray:
@@ -253,14 +286,15 @@ def _swap_round(problem: AssignmentProblem, choice: np.ndarray, totals: np.ndarr
 
 def reoptimise(
     problem: AssignmentProblem, choice: np.ndarray, pairs: np.ndarray, time_limit: float, totals: np.ndarray | None = None,
-    bands: tuple[np.ndarray, np.ndarray] | None = None,
+    bands: tuple[np.ndarray, np.ndarray] | None = None, gap: float = EXACT_GAP,
 ) -> np.ndarray | None:
     """The plan of `exact_split` when HiGHS finds one within NODE_LIMIT nodes, else None; `totals`, the plan's rep
-    totals if known, saves a pass; `bands` (lower, upper) replace the problem's.
+    totals if known, saves a pass; `bands` (lower, upper) replace the problem's; HiGHS stops within `gap` of
+    its optimum.
 
     The bands are narrowed by HiGHS's tolerance, so that the plan is inside them by ours.
     """
-    return _split(problem, choice, pairs, time_limit, totals, HIGHS_MIP_TOLERANCE, bands, NODE_LIMIT)[0]
+    return _split(problem, choice, pairs, time_limit, totals, HIGHS_MIP_TOLERANCE, bands, NODE_LIMIT, gap)[0]
 
 
 def exact_split(
@@ -273,18 +307,18 @@ def exact_split(
     finds none within the time limit) and HiGHS's proven lower bound on the neighbourhood's cost
     plus the fixed units' cost (-inf when it proved none).
     """
-    plan, proven, free = _split(problem, choice, pairs, time_limit, None, 0.0, None, None)
+    plan, proven, free = _split(problem, choice, pairs, time_limit, None, 0.0, None, None, EXACT_GAP)
     fixed_cost = float(problem.cost[choice].sum() - problem.cost[choice[free]].sum())
     return plan, fixed_cost + proven
 
 
 def _split(
     problem: AssignmentProblem, choice: np.ndarray, pairs: np.ndarray, time_limit: float, totals: np.ndarray | None,
-    margin: float, bands: tuple[np.ndarray, np.ndarray] | None, node_limit: int | None,
+    margin: float, bands: tuple[np.ndarray, np.ndarray] | None, node_limit: int | None, gap: float,
 ) -> tuple[np.ndarray | None, float, np.ndarray]:
     """`exact_split`'s plan within `bands` (the problem's by default) narrowed by `margin` (at most a quarter of
     their width), HiGHS's bound on the neighbourhood's cost alone, and the units set free; HiGHS stops after
-    `node_limit` branch-and-bound nodes (None: no limit)."""
+    `node_limit` branch-and-bound nodes (None: no limit) or within the relative `gap` of its bound."""
     lower, upper = bands or (problem.lower, problem.upper)
     pairs = np.sort(pairs)
     free = np.unique(problem.unit[pairs])
@@ -311,7 +345,7 @@ def _split(
         constraints=LinearConstraint(sparse.vstack(rows).tocsr(), np.concatenate(low), np.concatenate(high)),
         integrality=np.ones(len(pairs)),
         bounds=Bounds(0, 1),
-        options={"time_limit": max(time_limit, 0.01), "mip_rel_gap": 1e-5, "node_limit": node_limit},
+        options={"time_limit": max(time_limit, 0.01), "mip_rel_gap": gap, "node_limit": node_limit},
     )
     proven = getattr(result, "mip_dual_bound", None)
     proven = proven if proven is not None and np.isfinite(proven) else -np.inf
@@ -417,7 +451,7 @@ def _close_in(
         pairs = _between(problem, index, choice, np.array([rep, partner]), units)
         if not len(pairs):  # the two share no unit that could move
             continue
-        plan = reoptimise(problem, choice, pairs, SOLVE_SECONDS, totals, _closer(problem, totals, rep, share))
+        plan = reoptimise(problem, choice, pairs, SOLVE_SECONDS, totals, _closer(problem, totals, rep, share), REPAIR_GAP)
         if plan is not None:
             choice, totals = plan, _moved_totals(problem, totals, choice, plan, pairs)
     return choice, totals
@@ -452,7 +486,7 @@ def pair_repair(problem: AssignmentProblem, choice: np.ndarray, deadline: float,
                 pairs = _between(problem, index, choice, np.array([rep, *group]), units)
                 if not len(pairs):  # they share no unit that could move
                     continue
-                plan = reoptimise(problem, choice, pairs, SOLVE_SECONDS, totals)
+                plan = reoptimise(problem, choice, pairs, SOLVE_SECONDS, totals, gap=REPAIR_GAP)
                 if plan is not None:
                     choice, totals = plan, _moved_totals(problem, totals, choice, plan, pairs)
                     break

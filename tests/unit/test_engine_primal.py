@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from territory.engine import solve as solve_module
-from territory.engine.primal import balance, improve, pair_repair
+from territory.engine.primal import _running, balance, improve, pair_repair
 from territory.engine.problem import AssignmentProblem
 from territory.engine.synthetic import synthetic_instance
 
@@ -94,3 +94,30 @@ def test_balancing_stops_when_no_move_removes_violation():
     start = np.arange(0, 16, 2)
 
     np.testing.assert_array_equal(balance(problem, start), start)
+
+
+def test_a_rep_sheds_in_one_batch_what_it_must_by_its_cheapest_moves_as_far_as_the_takers_have_room():
+    # rep 0 holds units 0-4 (load 1 each) in [0, 2]; reps 1 and 2 hold none, in [0, 2] and [0, 1]. Moving unit i
+    # to rep 1 costs 1 + i / 10; to rep 2, 0.5 for unit 4 and 2 for the others. Each move removes 1 of rep 0's
+    # excess of 3, so the three cheapest units' best moves go: 4 -> 2 (0.5), 0 -> 1 (1.0), 1 -> 1 (1.1)
+    units = 5
+    unit, rep = np.repeat(np.arange(units), 3), np.tile(np.arange(3), units)
+    cost = np.where(rep == 0, 0.0, np.where(rep == 1, 1.0 + unit / 10, np.where(unit == 4, 0.5, 2.0)))
+    problem = AssignmentProblem(
+        unit=unit, rep=rep, cost=cost, load=np.ones((units, 1)),
+        lower=np.zeros((3, 1)), upper=np.array([[2.0], [2.0], [1.0]]),
+    )
+    start = np.flatnonzero(rep == 0)
+
+    balanced = balance(problem, start, rounds=1)
+
+    np.testing.assert_array_equal(problem.rep[balanced], [1, 1, 0, 0, 2])
+    np.testing.assert_array_equal(problem.rep_loads(balanced)[:, 0], [2.0, 2.0, 1.0])
+    assert problem.cost[balanced].sum() == pytest.approx(2.6)
+
+
+def test_running_sums_restart_at_each_rep():
+    rep = np.array([2, 0, 2, 0, 1])
+    load = np.array([[1.0], [2.0], [3.0], [4.0], [5.0]])
+
+    np.testing.assert_array_equal(_running(rep, load)[:, 0], [1.0, 2.0, 4.0, 6.0, 5.0])
