@@ -88,12 +88,12 @@ def independent_parts(instance: Instance, found: Bands | None = None) -> list[Pa
     parts = []
     for pool in pools:
         unit_index, rep_index = np.flatnonzero(found.unit_pool == pool), np.flatnonzero(found.rep_pool == pool)
-        sub_instance = _sub_instance(instance, unit_index, rep_index)
-        parts.append(Part(found.pool_names[pool], unit_index, rep_index, sub_instance))
+        part_instance = sub_instance(instance, unit_index, rep_index)
+        parts.append(Part(found.pool_names[pool], unit_index, rep_index, part_instance))
     return parts
 
 
-def _sub_instance(instance: Instance, unit_index: np.ndarray, rep_index: np.ndarray) -> Instance:
+def sub_instance(instance: Instance, unit_index: np.ndarray, rep_index: np.ndarray) -> Instance:
     """The instance restricted to some units and reps; a current rep outside them counts as none."""
     units, reps = instance.units, instance.reps
     position = np.full(reps.count, -1)

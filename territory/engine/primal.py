@@ -9,8 +9,8 @@
    partner reps, exactly, as a small MILP (HiGHS) in which every rep it touches must end inside
    its bands; so the reps outside only ever get fewer.
 3. Improve: shift moves (one unit to another of its reps) that lower the cost and keep both
-   reps inside their bands, many per round (every move scored in one vectorised pass, a
-   round applying the best moves that share no rep, so each is exactly as scored); swaps of
+   reps inside their bands, many per round (every move scored in one vectorised pass, then
+   applied largest saving first, each checked against the totals the moves before it left); swaps of
    two units where a band blocks a single move; then exact re-splits of rep pairs, those whose
    shifts would save most first (`rep_pair_search`), within a budget of re-splits.
 """
@@ -35,6 +35,8 @@ REPAIR_GAP = 1e-2  # and one that repairs: any plan inside the bands will do, th
 NODE_LIMIT = 200  # branch-and-bound nodes per re-split (deterministic, unlike time): a re-split with no plan by then fails
 NEIGHBOURHOOD_UNITS = 150  # units per exact re-split of two reps: small MILPs solve in milliseconds
 IMPROVE_WORK = 2_000_000_000  # pair scorings the shift and swap rounds may spend in all
+SHIFTS_PER_ROUND = 50_000  # improving shifts a round considers, the largest savings first (and `balance_in_turn` moves)
+SETTLE_ROUNDS = 50  # rounds of `balance_in_turn`
 PARTIAL_PARTNERS = 32  # partners a rep far outside its band re-splits with, one by one, to get closer
 BALANCE_ROUNDS = 10  # rounds of single moves toward the bands before the exact repair
 BALANCE_CHUNK = 2_000_000  # pairs scored at once by a balancing round (bounds its memory)
@@ -181,6 +183,54 @@ def _balancing_batch(
     return ranked
 
 
+def balance_in_turn(problem: AssignmentProblem, choice: np.ndarray, rounds: int = SETTLE_ROUNDS) -> np.ndarray:
+    """Bring reps inside their bands by single moves, each checked against the totals the moves before it left.
+
+    A round scores every move of a unit at or into a rep outside a band by the violation it
+    removes from its two reps (at the round's totals), ranks them by cost added per violation
+    removed, and applies them in turn while each still removes violation at the running totals:
+    the total violation falls with every move, whichever measures and sides the reps are out on
+    (`balance` leaves a rep above a band on one measure and below on another). Meant for few reps
+    with many small units each, as in the allocation of units to districts; at most
+    SHIFTS_PER_ROUND moves are tried a round, and `rounds` rounds (a budget of work).
+    """
+    choice = choice.copy()
+    totals = problem.rep_loads(choice)
+    lower, upper = problem.lower, problem.upper
+    for _ in range(rounds):
+        now = violation(totals, lower, upper)
+        if now.max(initial=0.0) <= INSIDE:
+            break
+        current = choice[problem.unit]
+        a, b = problem.rep[current], problem.rep
+        moves = np.flatnonzero((a != b) & ((now > INSIDE)[a] | (now > INSIDE)[b]))
+        a, b, load = a[moves], b[moves], problem.pair_load[moves]
+        removed = now[a] + now[b] - violation(totals[a] - load, lower[a], upper[a]) - violation(totals[b] + load, lower[b], upper[b])
+        helps = removed > INSIDE
+        moves, removed = moves[helps], removed[helps]
+        ranked = moves[np.lexsort((moves, (problem.cost[moves] - problem.cost[current[moves]]) / removed))][:SHIFTS_PER_ROUND]
+        ranked = ranked[np.sort(np.unique(problem.unit[ranked], return_index=True)[1])]  # each unit's best, in rank order
+        running, low, high = totals.tolist(), lower.tolist(), upper.tolist()
+
+        def outside(rep: int, amounts: list[float]) -> float:
+            return sum(max(0.0, x - h) + max(0.0, lo - x) for x, lo, h in zip(amounts, low[rep], high[rep]))
+
+        taken = []
+        for pair, source, target, amounts in zip(ranked.tolist(), problem.rep[current[ranked]].tolist(),
+                                                 problem.rep[ranked].tolist(), problem.pair_load[ranked].tolist()):
+            given = [x - amount for x, amount in zip(running[source], amounts)]
+            received = [x + amount for x, amount in zip(running[target], amounts)]
+            before = outside(source, running[source]) + outside(target, running[target])
+            if before - outside(source, given) - outside(target, received) > INSIDE:
+                running[source], running[target] = given, received
+                taken.append(pair)
+        if not taken:
+            break
+        _apply(problem, choice, totals, np.array(taken, dtype=np.int64))
+        totals = problem.rep_loads(choice)  # free of the drift of incremental updates
+    return choice
+
+
 def improve(problem: AssignmentProblem, choice: np.ndarray, deadline: float) -> np.ndarray:
     """Cheaper plans by feasible shifts, then swaps, until neither helps (the plan must be feasible).
 
@@ -204,10 +254,12 @@ def _room(problem: AssignmentProblem, choice: np.ndarray) -> float:
 
 
 def _shift_round(problem: AssignmentProblem, choice: np.ndarray, totals: np.ndarray, tolerance: np.ndarray) -> bool:
-    """Apply improving shifts, the largest saving first, at most one per rep (so each is exactly as scored).
+    """Apply improving shifts, the largest saving first, each checked against the totals the shifts before it left.
 
-    One shift per rep a round, rescored each round, ends at cheaper plans than filling each
-    rep's room with its largest savings in one go.
+    A shift's saving depends only on its unit, so it is exact whatever else moves; checked in
+    turn against running totals, a rep can give or take many units in one round (a pool of a
+    few reps and many units would otherwise need thousands of rounds). At most SHIFTS_PER_ROUND
+    are considered, so that a round's loop stays short beside its vectorised scoring.
     """
     current = choice[problem.unit]
     saving = problem.cost[current] - problem.cost
@@ -217,21 +269,26 @@ def _shift_round(problem: AssignmentProblem, choice: np.ndarray, totals: np.ndar
     a, b, load = problem.rep[current[moves]], problem.rep[moves], problem.pair_load[moves]
     fits = np.all(totals[a] - load >= problem.lower[a] - tolerance[a], axis=1)
     fits &= np.all(totals[b] + load <= problem.upper[b] + tolerance[b], axis=1)
-    moves, a, b = moves[fits], a[fits], b[fits]
+    moves = moves[fits]
+    moves = moves[np.lexsort((moves, -saving[moves]))][:SHIFTS_PER_ROUND]
+    moves = moves[np.sort(np.unique(problem.unit[moves], return_index=True)[1])]  # each unit's best shift, in order
     spend = problem.budget_weight[moves] - problem.budget_weight[current[moves]] if problem.has_budget else None
     room = _room(problem, choice)
-    used = np.zeros(problem.reps, dtype=bool)
+    lowest, highest = (problem.lower - tolerance).tolist(), (problem.upper + tolerance).tolist()
+    running = totals.tolist()
     taken = []
-    for index in np.lexsort((moves, -saving[moves])).tolist():
-        source, target = a[index], b[index]
-        if used[source] or used[target] or (spend is not None and spend[index] > room + EPSILON):
+    for index, (source, target, amounts) in enumerate(zip(problem.rep[current[moves]].tolist(), problem.rep[moves].tolist(),
+                                                           problem.pair_load[moves].tolist())):
+        if spend is not None and spend[index] > room + EPSILON:
             continue
-        used[source] = used[target] = True
+        given = [total - amount for total, amount in zip(running[source], amounts)]
+        taken_in = [total + amount for total, amount in zip(running[target], amounts)]
+        if any(x < low for x, low in zip(given, lowest[source])) or any(x > high for x, high in zip(taken_in, highest[target])):
+            continue
+        running[source], running[target] = given, taken_in
         taken.append(moves[index])
         if spend is not None:
             room -= max(0.0, float(spend[index]))
-        if 2 * len(taken) >= problem.reps - 1:  # every rep (but perhaps one) has its shift
-            break
     _apply(problem, choice, totals, np.array(taken, dtype=np.int64))
     return len(taken) > 0
 

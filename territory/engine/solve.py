@@ -350,13 +350,15 @@ def solve(
     measures, and the plans merged (`territory.engine.decompose`); with more than
     PARALLEL_UNITS units, on PART_WORKERS processes side by side. The plan is the same either
     way: each part's solve depends only on its own instance (fixed seeds, work budgets), not on
-    the process it runs in, unless its safety time limit binds.
+    the process it runs in, unless its safety time limit binds. A pool too large to solve whole
+    is solved district by district (`territory.engine.districts`).
 
     Deterministic: the search is bounded by work (`effort` re-splits, `search_solves` by
     default), not time; `time_limit` (default `default_time_limit`) is a safety stop, and the
     log says when it decided the answer.
     """
-    from territory.engine.decompose import independent_parts, merge, solve_parts  # decompose imports this module
+    from territory.engine.decompose import independent_parts, merge, solve_parts  # both import this module
+    from territory.engine.districts import solve_by_districts, worth_districting
 
     started = time.perf_counter()
     costs = CostModel(instance)
@@ -365,6 +367,10 @@ def solve(
     if len(parts) > 1:
         workers = PART_WORKERS if instance.units.count > PARALLEL_UNITS else 1
         return merge(instance, parts, solve_parts(parts, time_limit, effort, candidates_per_unit, workers), started)
+    if worth_districting(instance, found):
+        solution = solve_by_districts(instance, costs, found, time_limit, effort, candidates_per_unit, started)
+        if solution is not None:
+            return solution
     return _solve_pools_together(instance, costs, found, time_limit, effort, candidates_per_unit, started)
 
 

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from territory.engine import solve as solve_module
-from territory.engine.primal import _running, balance, improve, pair_repair
+from territory.engine.primal import _running, balance, balance_in_turn, improve, pair_repair
 from territory.engine.problem import AssignmentProblem
 from territory.engine.synthetic import synthetic_instance
 
@@ -121,3 +121,21 @@ def test_running_sums_restart_at_each_rep():
     load = np.array([[1.0], [2.0], [3.0], [4.0], [5.0]])
 
     np.testing.assert_array_equal(_running(rep, load)[:, 0], [1.0, 2.0, 4.0, 6.0, 5.0])
+
+
+def test_moves_in_turn_mend_reps_out_above_on_one_measure_and_below_on_another():
+    # units 0-3 bring (1, 0), units 4-7 (0, 1); rep 0 holds 0, 1, 2 and 4: (3, 1); rep 1 holds 3, 5, 6, 7: (1, 3);
+    # both bands [1.5, 2.5] on both measures. Each rep is above on one measure and below on the other, so `balance`
+    # moves nothing; in turn, unit 0 (the cheapest of its kind: moving unit i costs 1 + i / 10) goes to rep 1 and
+    # unit 5 to rep 0, after which a third move would push a rep out again
+    load = np.array([[1.0, 0.0]] * 4 + [[0.0, 1.0]] * 4)
+    current = np.array([0, 0, 0, 1, 0, 1, 1, 1])
+    unit, rep = np.repeat(np.arange(8), 2), np.tile([0, 1], 8)
+    problem = AssignmentProblem(unit=unit, rep=rep, cost=np.where(rep == current[unit], 0.0, 1.0 + unit / 10),
+                                load=load, lower=np.full((2, 2), 1.5), upper=np.full((2, 2), 2.5))
+    start = np.flatnonzero(rep == current[unit])
+
+    np.testing.assert_array_equal(balance(problem, start), start)
+    mended = balance_in_turn(problem, start)
+    np.testing.assert_array_equal(problem.rep[mended], [1, 0, 0, 1, 0, 0, 1, 1])
+    np.testing.assert_array_equal(problem.rep_loads(mended), [[2.0, 2.0], [2.0, 2.0]])
