@@ -6,7 +6,8 @@ import os
 from dagster import AssetExecutionContext, AssetKey, MaterializeResult, MetadataValue
 
 from assets.owners import DATA_ENGINEERING
-from assets.partitions import snapshot_asset, snapshot_date as snapshot_of
+from assets.partitions import snapshot_asset
+from assets.partitions import snapshot_date as snapshot_of
 from assets.resources import Warehouse
 from territory.contract import RAW_TABLES
 from territory.publication import PUBLISHED_TABLE_SOURCES, publish

@@ -20,8 +20,8 @@ from dataclasses import dataclass, field
 import pandas as pd
 from dagster import (
     AssetCheckExecutionContext,
-    AssetChecksDefinition,
     AssetCheckResult,
+    AssetChecksDefinition,
     AssetCheckSeverity,
     AssetCheckSpec,
     AssetExecutionContext,
