@@ -42,6 +42,7 @@ import time
 from collections.abc import Sequence
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
+from logging.handlers import QueueHandler, QueueListener
 
 import numpy as np
 
@@ -124,6 +125,8 @@ def solve_parts(
 
     With `workers` > 1 the parts are solved side by side on that many fresh (spawned) processes,
     the largest first so that the workers finish close together; the solutions are the same.
+    Each line a worker's solve logs comes back as it happens, prefixed with its part's name, to
+    the `territory.engine` logger of this process (the progress of a solve of many minutes).
     """
     if workers <= 1 or len(parts) <= 1:
         solutions = []
@@ -133,10 +136,46 @@ def solve_parts(
         return solutions
     LOGGER.info(f"solving {len(parts)} parts on {min(workers, len(parts))} processes")
     largest_first = sorted(range(len(parts)), key=lambda k: len(parts[k].units), reverse=True)
-    with ProcessPoolExecutor(min(workers, len(parts)), mp_context=multiprocessing.get_context("spawn")) as pool:
-        pending = {k: pool.submit(solve, parts[k].instance, time_limit, effort, candidates_per_unit)
-                   for k in largest_first}
-        return [pending[k].result() for k in range(len(parts))]
+    context = multiprocessing.get_context("spawn")
+    lines = context.Queue()
+    listener = QueueListener(lines, _Relay())
+    listener.start()
+    try:
+        with ProcessPoolExecutor(min(workers, len(parts)), mp_context=context, initializer=_report_to,
+                                 initargs=(lines,)) as pool:
+            pending = {k: pool.submit(_solve_named, parts[k].name, parts[k].instance, time_limit, effort,
+                                      candidates_per_unit) for k in largest_first}
+            return [pending[k].result() for k in range(len(parts))]
+    finally:
+        listener.stop()
+
+
+class _Relay(logging.Handler):
+    """Hands a record from a worker to the logger of the same name here, if that logger takes its level."""
+
+    def emit(self, record: logging.LogRecord) -> None:
+        logger = logging.getLogger(record.name)
+        if logger.isEnabledFor(record.levelno):
+            logger.handle(record)
+
+
+_REPORTING: list[QueueHandler] = []  # in a worker process: the handler that puts its engine's log lines on the queue
+
+
+def _report_to(lines) -> None:
+    """Worker start-up: every line of the engine's log goes on `lines`."""
+    handler = QueueHandler(lines)
+    engine = logging.getLogger("territory.engine")
+    engine.addHandler(handler)
+    engine.setLevel(logging.INFO)
+    _REPORTING.append(handler)
+
+
+def _solve_named(name: str, instance: Instance, *arguments) -> Solution:
+    """`solve` in a worker, each line it logs prefixed with the part's name."""
+    handler = _REPORTING[-1]
+    handler.setFormatter(logging.Formatter(f"{name.replace('%', '%%')}: %(message)s"))
+    return solve(instance, *arguments)
 
 
 def merge(

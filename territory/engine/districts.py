@@ -62,18 +62,19 @@ from territory.engine.solve import (
     _with_pairs,
     default_time_limit,
     feasible_solution,
-    search_solves,
 )
 from territory.geo import unit_vectors
 
 DISTRICT_REPS = 60  # reps per district at most: the engine solves pools of this size in seconds
-DISTRICT_SIZE = 1_000_000  # and (unit, rep) pairs per district about at most: a district's solve grows with them
+DISTRICT_SIZE = 500_000  # and (unit, rep) pairs per district about at most: a district's solve grows with them
 DISTRICT_PAIRS = 50_000_000  # a pool of more (unit, rep) pairs than this, and over two districts of reps, is districted
 ALLOCATION_TOLERANCE_SHARE = 0.25  # s: how far a district's totals may stray from its fair share, as a share of t
 ALLOCATION_CHOICES = 6  # districts a unit may go to, its cheapest
 DISTRICT_SHARE_CHOICES = 2  # and units a district may take, its cheapest, as a multiple of its share of them
 OUTSIZED = 0.25  # a unit bringing more than this share of the median fair share of a measure is placed first
 ACROSS_CANDIDATES = 5  # reps per unit, its cheapest in the pool, for the search across districts
+ACROSS_ROUNDS = 20  # its rounds of shifts and swaps: over every unit of the pool, each costs about a second
+ACROSS_SOLVES = 100  # and its re-splits of rep pairs (the districts have searched within themselves)
 MERGED_DISTRICTS = 3  # a district without a plan is solved again with its nearest, then the next, up to this many
 
 
@@ -319,8 +320,9 @@ def _improve_across(
     instance: Instance, costs: CostModel, found: Bands, scale: np.ndarray, groups, plan: np.ndarray,
     effort: int | None, deadline: float,
 ) -> np.ndarray:
-    """The districts' plan made cheaper across their borders: the local search and rep-pair search of primal.py
-    over each unit's ACROSS_CANDIDATES cheapest reps in the pool and its rep in the plan, keeping every band."""
+    """The districts' plan made cheaper across their borders: the local search (ACROSS_ROUNDS rounds) and the
+    rep-pair search (ACROSS_SOLVES re-splits, or `effort`) of primal.py over each unit's ACROSS_CANDIDATES
+    cheapest reps in the pool and its rep in the plan, keeping every band."""
     group, rep, cost, _, _ = _candidates(costs, groups, ACROSS_CANDIDATES)
     problem = AssignmentProblem(unit=group, rep=rep, cost=cost, load=groups.load, lower=found.lower * scale,
                                 upper=found.upper * scale)
@@ -330,8 +332,8 @@ def _improve_across(
     problem = _with_pairs(problem, missing_group, missing_rep, missing_cost, np.zeros(len(missing_group)))
     keys = problem.unit.astype(np.int64) * problem.reps + problem.rep
     choice = np.searchsorted(keys, np.arange(groups.count, dtype=np.int64) * problem.reps + owner)
-    choice = improve(problem, choice, deadline)
-    choice, _ = rep_pair_search(problem, choice, search_solves(instance) if effort is None else effort, deadline)
+    choice = improve(problem, choice, deadline, ACROSS_ROUNDS)
+    choice, _ = rep_pair_search(problem, choice, ACROSS_SOLVES if effort is None else effort, deadline)
     return problem.rep[choice][groups.of_unit]
 
 

@@ -231,16 +231,17 @@ def balance_in_turn(problem: AssignmentProblem, choice: np.ndarray, rounds: int 
     return choice
 
 
-def improve(problem: AssignmentProblem, choice: np.ndarray, deadline: float) -> np.ndarray:
+def improve(problem: AssignmentProblem, choice: np.ndarray, deadline: float, rounds: int | None = None) -> np.ndarray:
     """Cheaper plans by feasible shifts, then swaps, until neither helps (the plan must be feasible).
 
     Each round scores every candidate pair, so the rounds are bounded by IMPROVE_WORK pair
-    scorings in all (a budget of work: deterministic), and by the deadline (a safety stop).
+    scorings in all, or by `rounds` if given (a budget of work: deterministic), and by the
+    deadline (a safety stop).
     """
     choice = choice.copy()
     totals = problem.rep_loads(choice)
     tolerance = EPSILON * np.maximum(1.0, np.abs(problem.upper))
-    for _ in range(max(1, IMPROVE_WORK // max(1, len(problem.unit)))):
+    for _ in range(max(1, IMPROVE_WORK // max(1, len(problem.unit))) if rounds is None else rounds):
         if time.perf_counter() >= deadline:
             break
         moved = _shift_round(problem, choice, totals, tolerance)

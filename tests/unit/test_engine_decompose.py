@@ -2,6 +2,7 @@
 
 import dataclasses
 import functools
+import logging
 from dataclasses import dataclass
 
 import numpy as np
@@ -148,10 +149,15 @@ def test_each_part_solved_alone_gets_the_single_solves_plan(name):
         solved.single.objective, solved.single.lower_bound, solved.single.status)
 
 
-def test_the_parts_solved_on_two_processes_give_the_single_solves_plan():
+def test_the_parts_solved_on_two_processes_give_the_single_solves_plan_and_report_as_they_go(caplog):
     solved = _solved("3 segments")
-    merged = merge(solved.instance, solved.parts, solve_parts(solved.parts, workers=2))
+    with caplog.at_level(logging.INFO, logger="territory.engine"):
+        merged = merge(solved.instance, solved.parts, solve_parts(solved.parts, workers=2))
     assert np.array_equal(merged.rep, solved.single.rep) and merged.lower_bound == solved.single.lower_bound
+    # each worker's log lines came back as they were logged, named by their part
+    reported = [record.getMessage() for record in caplog.records]
+    for part, solution in zip(solved.parts, solved.alone):
+        assert f"{part.name}: {solution.log[-1]}" in reported
 
 
 def test_the_bound_is_the_parts_bounds_added_up_with_the_disruption_no_part_can_avoid():
