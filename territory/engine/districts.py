@@ -6,9 +6,9 @@ candidate pairs chosen at its prices then cannot keep every band together, and n
 succeed. Such a pool is split instead:
 
 1. Districts: the reps are cut into districts of at most DISTRICT_REPS (fewer where units are
-   many per rep: about DISTRICT_SIZE pairs per district) by recursive bisection
-   of their bases (each cut along the axis of widest spread, at the share of reps that halves
-   the count of districts): districts of equal size, each a compact area.
+   many per rep: about DISTRICT_SIZE pairs per district) by recursive bisection of their bases
+   (each cut along the axis of widest spread, at the share of reps that halves the count of
+   districts): districts of equal size, each a compact area.
 2. Allocation: each unit (a family as one) goes to one district, an assignment problem of its
    own: a unit's cost in a district is its least cost at a rep there that may own it and that
    it fits (on every measure, within the rep's upper band); a unit may go to its
@@ -16,22 +16,26 @@ succeed. Such a pool is split instead:
    DISTRICT_SHARE_CHOICES times its share of them (of each block of units priced together).
    Each district's total of each measure is aimed within a share s (ALLOCATION_TOLERANCE_SHARE)
    of the measure's tolerance t of its reps' fair shares added up: the engine's dual, a draw of
-   its fractional plan, then single moves checked in turn (`balance_in_turn`). The target need not be
-   met exactly: a district a little outside it only has less room inside its reps' bands.
-3. The districts solved: each is an instance of its own, its reps keeping their bands in the
-   pool (not shares of the district's totals), solved as one pool is. A district that finds no plan is solved again
-   together with the district nearest it, and then the next, up to MERGED_DISTRICTS together
-   (a unit of outsized potential, say, may need more units of little potential around it than
-   its district holds).
-4. Across the districts: the local search and the rep-pair search of primal.py, over each
-   unit's ACROSS_CANDIDATES cheapest reps in the pool and its rep in the plan, move units
-   across district borders where that is cheaper and keeps every band.
+   its fractional plan, then single moves checked in turn (`balance_in_turn`). The target need
+   not be met exactly: a district a little outside it only has less room inside its reps' bands.
+3. The districts solved: each is an instance of its own, solved as one pool, its reps keeping
+   their bands in the whole pool (not shares of the district's totals). Units (a family as
+   one) that bring more than OUTSIZED of the median fair share of a measure are placed first
+   (`_place_outsized`). A district that finds no plan is solved again together with the
+   district nearest it, and then the next, up to MERGED_DISTRICTS together.
+4. Across the districts: the local search (ACROSS_ROUNDS rounds) and the rep-pair search
+   (ACROSS_SOLVES re-splits) of primal.py, over each unit's ACROSS_CANDIDATES cheapest reps in
+   the pool and its rep in the plan, move units across district borders where that is cheaper
+   and keeps every band.
 5. Bound: L (lagrangian.py) over every eligible pair of the pool at the districts' band
-   prices, which bounds the pool's optimum from below whatever the prices.
+   prices, and at those prices raised by the allocation's price of their district, the better
+   of the two: a lower bound on the pool's optimum whatever the prices.
 
-The plan keeps every band of the pool. It is not the pool's optimum (a unit only goes to its
-district's reps); the gap says at most how far from it. When the allocation or a merged
-district finds no plan, the pool is solved whole, which also says why none exists.
+The plan keeps every band of the pool. It is not the pool's optimum (a unit crosses a district
+border only by the searches of step 4), and the bound is weaker than the whole pool's dual
+would give: the gap is wider than a whole solve's, and says at most how far from the optimum
+the plan is. When a unit fits no district, or merged districts find no plan, the pool is
+solved whole, which also says why none exists.
 """
 
 from __future__ import annotations
@@ -213,7 +217,8 @@ def _solve_district(
     part = sub_instance(instance, rest, reps)
     part_bands = Bands(unit_pool=np.zeros(len(rest), dtype=np.int64), rep_pool=np.zeros(len(reps), dtype=np.int64),
                        pool_names=found.pool_names, fair=found.fair[reps],
-                       lower=np.maximum(found.lower[reps] - brought[reps], 0.0), upper=found.upper[reps] - brought[reps])
+                       lower=np.maximum(found.lower[reps] - brought[reps], 0.0),
+                       upper=found.upper[reps] - brought[reps])
     solution = _solve_pools_together(part, CostModel(part), part_bands, time_limit, effort, candidates_per_unit,
                                      time.perf_counter())
     if solution.status == "infeasible":
@@ -304,7 +309,8 @@ def _allocate(
         values.append(cost[row, column])
     group, pair_district = np.concatenate(rows), np.concatenate(columns)
     if len(np.unique(group)) < groups.count:
-        return None, np.zeros((count, found.fair.shape[1]))  # a unit fits no district's reps: the pool's diagnosis names it
+        # a unit fits no district's reps: the whole pool's diagnosis names it
+        return None, np.zeros((count, found.fair.shape[1]))
     fair = np.zeros((count, found.fair.shape[1]))
     np.add.at(fair, district, found.fair * scale)
     tolerance = ALLOCATION_TOLERANCE_SHARE * np.array([measure.tolerance for measure in costs.instance.measures])
@@ -345,4 +351,5 @@ def _bound_at(costs: CostModel, found: Bands, scale: np.ndarray, groups, prices:
         reduced = (groups.load[block] / scale) @ prices.T
         reduced += _dense_block(costs, groups, block, members, local)
         least[block] = reduced.min(axis=1)
-    return float(least.sum() - (np.maximum(prices, 0) * found.upper).sum() + (np.maximum(-prices, 0) * found.lower).sum())
+    upper_side, lower_side = np.maximum(prices, 0), np.maximum(-prices, 0)
+    return float(least.sum() - (upper_side * found.upper).sum() + (lower_side * found.lower).sum())

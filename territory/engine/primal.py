@@ -205,11 +205,13 @@ def balance_in_turn(problem: AssignmentProblem, choice: np.ndarray, rounds: int 
         a, b = problem.rep[current], problem.rep
         moves = np.flatnonzero((a != b) & ((now > INSIDE)[a] | (now > INSIDE)[b]))
         a, b, load = a[moves], b[moves], problem.pair_load[moves]
-        removed = now[a] + now[b] - violation(totals[a] - load, lower[a], upper[a]) - violation(totals[b] + load, lower[b], upper[b])
+        removed = now[a] + now[b] - violation(totals[a] - load, lower[a], upper[a])
+        removed -= violation(totals[b] + load, lower[b], upper[b])
         helps = removed > INSIDE
         moves, removed = moves[helps], removed[helps]
-        ranked = moves[np.lexsort((moves, (problem.cost[moves] - problem.cost[current[moves]]) / removed))][:SHIFTS_PER_ROUND]
-        ranked = ranked[np.sort(np.unique(problem.unit[ranked], return_index=True)[1])]  # each unit's best, in rank order
+        per_violation = (problem.cost[moves] - problem.cost[current[moves]]) / removed
+        ranked = moves[np.lexsort((moves, per_violation))][:SHIFTS_PER_ROUND]
+        ranked = ranked[np.sort(np.unique(problem.unit[ranked], return_index=True)[1])]  # each unit's best, in order
         running, low, high = totals.tolist(), lower.tolist(), upper.tolist()
 
         def outside(rep: int, amounts: list[float]) -> float:
@@ -278,13 +280,14 @@ def _shift_round(problem: AssignmentProblem, choice: np.ndarray, totals: np.ndar
     lowest, highest = (problem.lower - tolerance).tolist(), (problem.upper + tolerance).tolist()
     running = totals.tolist()
     taken = []
-    for index, (source, target, amounts) in enumerate(zip(problem.rep[current[moves]].tolist(), problem.rep[moves].tolist(),
-                                                           problem.pair_load[moves].tolist())):
+    sources, targets = problem.rep[current[moves]].tolist(), problem.rep[moves].tolist()
+    for index, (source, target, amounts) in enumerate(zip(sources, targets, problem.pair_load[moves].tolist())):
         if spend is not None and spend[index] > room + EPSILON:
             continue
         given = [total - amount for total, amount in zip(running[source], amounts)]
         taken_in = [total + amount for total, amount in zip(running[target], amounts)]
-        if any(x < low for x, low in zip(given, lowest[source])) or any(x > high for x, high in zip(taken_in, highest[target])):
+        if (any(x < low for x, low in zip(given, lowest[source]))
+                or any(x > high for x, high in zip(taken_in, highest[target]))):
             continue
         running[source], running[target] = given, taken_in
         taken.append(moves[index])

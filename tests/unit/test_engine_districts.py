@@ -1,4 +1,4 @@
-"""A pool too large to solve whole: districts of reps, units allocated to them, each district solved, the pool's bands kept."""
+"""A pool too large to solve whole: districts of reps, units allocated to them, each solved, the pool's bands kept."""
 
 import dataclasses
 
