@@ -1,5 +1,9 @@
 """Solve an instance: a plan that keeps every band, its cost, and a proven lower bound.
 
+Independent parts of an instance (its pools, without a disruption budget) are solved apart
+(decompose.py), and a pool too large to solve whole district by district (districts.py);
+each part, district or small pool goes through these steps:
+
 1. Bands: pools of the eligibility graph and each rep's band per measure (bands.py).
 2. Diagnosis: necessary conditions (capacity per pool, units too large for every band,
    locked units overfilling a rep, units nobody may own); if one fails, no plan is made and
